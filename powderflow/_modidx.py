@@ -66,6 +66,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'powderflow.conversion.read_tile': ('conversion.html#read_tile', 'powderflow/conversion.py'),
                                        'powderflow.conversion.register_pipeline': ( 'conversion.html#register_pipeline',
                                                                                     'powderflow/conversion.py'),
+                                       'powderflow.conversion.remove_stale_temporaries': ( 'conversion.html#remove_stale_temporaries',
+                                                                                           'powderflow/conversion.py'),
                                        'powderflow.conversion.stretch': ('conversion.html#stretch', 'powderflow/conversion.py'),
                                        'powderflow.conversion.write_tile': ('conversion.html#write_tile', 'powderflow/conversion.py')},
             'powderflow.core': { 'powderflow.core.atomic_write': ('core.html#atomic_write', 'powderflow/core.py'),
@@ -74,4 +76,5 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'powderflow.core.flow_class': ('core.html#flow_class', 'powderflow/core.py'),
                                  'powderflow.core.hausner_ratio': ('core.html#hausner_ratio', 'powderflow/core.py'),
                                  'powderflow.core.pixel_size_um': ('core.html#pixel_size_um', 'powderflow/core.py'),
+                                 'powderflow.core.save_figure': ('core.html#save_figure', 'powderflow/core.py'),
                                  'powderflow.core.seed_everything': ('core.html#seed_everything', 'powderflow/core.py')}}}

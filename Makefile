@@ -1,0 +1,38 @@
+# The two commands of the README, each setting up .venv (Python >= 3.10) when it is missing:
+#   make reproduce   the study's main job: figures and tables into figures/
+#   make test        pytest: every notebook, plus integration and bad-input tests
+# CONSTRAINTS= (empty) installs without the pinned versions, e.g. over your own CUDA torch build.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONSTRAINTS ?= constraints.txt
+PIP_FLAGS := --quiet --disable-pip-version-check --no-input
+# the test run: offline, one thread per process, two pytest workers on the two cores
+TEST_ENV := HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg
+PYTEST_ARGS ?= -n 2
+
+.PHONY: reproduce test bench export readme venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: settings.ini setup.py pyproject.toml $(CONSTRAINTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[dev]' 2> >(grep -v "^WARNING: Location" >&2)
+	@touch $@
+
+reproduce: $(VENV)/.installed
+	$(VENV)/bin/powderflow reproduce --out figures
+
+test: $(VENV)/.installed
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS) tests
+
+bench: $(VENV)/.installed
+	OMP_NUM_THREADS=1 $(PY) benchmarks/conversion_throughput.py
+
+# after editing notebooks: export the library, clean the notebooks, rebuild the README from nbs/index.ipynb
+export: $(VENV)/.installed
+	$(VENV)/bin/nbdev-export && $(VENV)/bin/nbdev-clean && $(MAKE) readme
+
+readme: $(VENV)/.installed
+	$(PY) -c "import nbformat; nb = nbformat.read('nbs/index.ipynb', 4); open('README.md', 'w').write('\n\n'.join(c.source for c in nb.cells if c.cell_type == 'markdown') + '\n')"

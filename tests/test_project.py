@@ -1,0 +1,48 @@
+"The project's own consistency: versions, notebooks in sync with the library, clean notebooks, README from index.ipynb."
+import configparser, filecmp, shutil, subprocess, sys
+from pathlib import Path
+import nbformat, pytest
+import powderflow
+from conftest import REPO
+
+BIN = Path(sys.executable).parent
+
+def test_version_matches_settings():
+    cfg = configparser.ConfigParser(); cfg.read(REPO/'settings.ini')
+    assert cfg['DEFAULT']['version'] == powderflow.__version__
+
+def test_constraints_pin_the_tested_torch():
+    pins = dict(l.strip().split('==') for l in (REPO/'constraints.txt').read_text().splitlines() if '==' in l)
+    assert pins['torch'] == '2.14.1' and pins['torchvision'] == '0.29.1'
+    for pkg in ('fastai', 'timm', 'nbdev', 'fastcore', 'captum', 'papermill', 'tifffile', 'scikit-image', 'pandas', 'matplotlib', 'pytest'):
+        assert pkg in pins, pkg
+
+@pytest.fixture
+def copy_of_project(tmp_path):
+    for p in ('nbs', 'powderflow'): shutil.copytree(REPO/p, tmp_path/p, ignore=shutil.ignore_patterns('__pycache__', '.ipynb_checkpoints'))
+    shutil.copy(REPO/'pyproject.toml', tmp_path)
+    return tmp_path
+
+def test_library_is_exported_from_notebooks(copy_of_project):
+    subprocess.run([BIN/'nbdev-export'], cwd=copy_of_project, check=True)
+    for f in (REPO/'powderflow').glob('*.py'):
+        assert filecmp.cmp(f, copy_of_project/'powderflow'/f.name, shallow=False), f'{f.name} differs from its notebook: run `make export`'
+    assert {f.name for f in (copy_of_project/'powderflow').glob('*.py')} == {f.name for f in (REPO/'powderflow').glob('*.py')}
+
+def test_notebooks_are_clean(copy_of_project):
+    subprocess.run([BIN/'nbdev-clean'], cwd=copy_of_project, check=True)
+    for f in (REPO/'nbs').glob('*.ipynb'):
+        assert f.read_text() == (copy_of_project/'nbs'/f.name).read_text(), f'{f.name} is not clean: run `make export`'
+
+def test_parameters_cells_are_tagged():
+    "papermill finds its parameters by the cell tag, which nbdev_clean must keep"
+    for f in (REPO/'nbs').glob('[0-9]*.ipynb'):
+        tagged = [c for c in nbformat.read(f, 4).cells if 'parameters' in c.get('metadata', {}).get('tags', [])]
+        assert len(tagged) <= 1, f.name
+    nb = nbformat.read(REPO/'nbs'/'01_conversion.ipynb', 4)
+    assert any('parameters' in c.metadata.get('tags', []) for c in nb.cells)
+
+def test_readme_is_index_notebook():
+    nb = nbformat.read(REPO/'nbs'/'index.ipynb', 4)
+    text = '\n\n'.join(c.source for c in nb.cells if c.cell_type == 'markdown') + '\n'
+    assert (REPO/'README.md').read_text() == text, 'README.md is out of date: run `make readme`'
