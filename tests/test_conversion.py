@@ -153,3 +153,9 @@ def test_array_bad_tiles(tmp_path):
     assert done.sum() == 3  # the good rows are kept and marked
     with pytest.raises(FileExistsError, match='a.npy: exists with other tiles'):
         convert_to_array(tmp_path/'tiles', tmp_path/'a.npy', 'PS', n_workers=0, progress=False)
+
+def test_output_inside_the_tile_folder_is_not_read_back(tmp_path, tiles):
+    src = tmp_path/'tiles'
+    _conv(src, src/'converted', methods=['LS'])
+    df = _conv(src, src/'converted', methods=['LS', 'PS'])  # the 8-bit outputs under src/converted are not tiles
+    assert len(df) == 8 and set(df.status) == {'skipped', 'done'}
