@@ -1,4 +1,4 @@
-# The two commands of the README, each setting up .venv (Python >= 3.10) when it is missing:
+# The two commands of the README, each setting up .venv (Python >= 3.11) when it is missing:
 #   make reproduce   the study's main job: figures and tables into figures/
 #   make test        pytest: every notebook, plus integration and bad-input tests
 # CONSTRAINTS= (empty) installs without the pinned versions, e.g. over your own CUDA torch build.

@@ -70,8 +70,8 @@ def main(n_tiles=8, size=1024, repeats=5):
             t0 = time.perf_counter()
             convert_to_array(d, Path(d)/f'PC_{w}.npy', 'PC', n_workers=w, progress=False)
             dt = time.perf_counter() - t0
-            print(f'\nbatch, end to end (read TIFF + PC + write .npy), {len(tiles) * 4} tiles, {w} process(es): '
-                  f'{len(tiles) * 4 * size * size / dt / 1e6:.0f} MPix/s ({dt:.2f} s, process start-up included)')
+            print(f'\nbatch, end to end (read TIFF + PC + write .npy), {len(tiles) * 8} tiles, {w} process(es): '
+                  f'{len(tiles) * 8 * size * size / dt / 1e6:.0f} MPix/s ({dt:.2f} s, process start-up included)')
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -24,6 +24,8 @@ def test_convert_and_errors(tmp_path):
     assert len(list((tmp_path/'o').rglob('*.png'))) == 6 and 'done' in r.stdout
     r = run('convert', tmp_path/'t', tmp_path/'arr', '-m', 'PS', '--format', 'array')
     assert r.returncode == 0 and (tmp_path/'arr'/'PS.npy').exists(), r.stderr
+    r = run('convert', tmp_path/'t', tmp_path/'x.npy', '-m', 'PS', 'PC', '--format', 'array')
+    assert r.returncode == 1 and 'x.npy: one .npy holds one pipeline' in r.stderr and not (tmp_path/'x.npy').exists()
     r = run('convert', tmp_path/'t', tmp_path/'o', '-m', 'Nope')
     assert r.returncode == 1 and "error: unknown conversion pipeline 'Nope'" in r.stderr and 'Traceback' not in r.stderr
     (tmp_path/'t'/'bad.tiff').write_text('hello')

@@ -148,7 +148,7 @@ def test_array_bad_tiles(tmp_path):
     tifffile.imwrite(tmp_path/'tiles'/'zz_big.tiff', demo_tile(1, 80)[0])
     _write_bad(tmp_path/'tiles', 'truncated')
     with pytest.raises(ConversionError) as e: convert_to_array(tmp_path/'tiles', tmp_path/'a.npy', 'LS', n_workers=0, progress=False)
-    assert 'zz_big.tiff: shape (80, 80) differs' in str(e.value) and 'truncated.tiff: not a readable TIFF' in str(e.value)
+    assert "zz_big.tiff: shape (80, 80) differs from the array's tiles (64, 64)" in str(e.value) and 'truncated.tiff: not a readable TIFF' in str(e.value)
     done = np.fromfile(tmp_path/'a.npy.done', np.uint8)
     assert done.sum() == 3  # the good rows are kept and marked
     with pytest.raises(FileExistsError, match='a.npy: exists with other tiles'):
@@ -159,3 +159,29 @@ def test_output_inside_the_tile_folder_is_not_read_back(tmp_path, tiles):
     _conv(src, src/'converted', methods=['LS'])
     df = _conv(src, src/'converted', methods=['LS', 'PS'])  # the 8-bit outputs under src/converted are not tiles
     assert len(df) == 8 and set(df.status) == {'skipped', 'done'}
+
+def test_array_first_tile_bad_and_keep_going(tmp_path):
+    demo_tiles(tmp_path/'tiles', n=3, size=64)
+    _write_bad(tmp_path/'tiles', 'constant').rename(tmp_path/'tiles'/'a_first.tiff')  # sorts first
+    with pytest.warns(UserWarning, match=r'1 of 4 rows left empty \(not done\):\n  .*a_first.tiff: constant image'):
+        arr = convert_to_array(tmp_path/'tiles', tmp_path/'a.npy', 'LS', n_workers=0, progress=False, strict=False)
+    assert arr.shape == (4, 64, 64) and arr[0].max() == 0 and all(arr[i].max() == 255 for i in (1, 2, 3))
+    assert list(np.fromfile(tmp_path/'a.npy.done', np.uint8)) == [0, 1, 1, 1]
+
+def test_array_never_overwrites_a_foreign_file(tmp_path, tiles):
+    np.save(tmp_path/'mine.npy', np.arange(5))
+    with pytest.raises(FileExistsError, match='mine.npy: exists and was not made by convert_to_array'):
+        convert_to_array(tmp_path/'tiles', tmp_path/'mine.npy', n_workers=0, progress=False)
+    np.testing.assert_array_equal(np.load(tmp_path/'mine.npy'), np.arange(5))
+    arr = convert_to_array(tmp_path/'tiles', tmp_path/'mine.npy', n_workers=0, progress=False, overwrite=True)
+    assert arr.shape == (4, 96, 96)
+
+def test_index_accumulates_over_runs(tmp_path, tiles):
+    _conv(tmp_path/'tiles', tmp_path/'out', methods=['LS'])
+    _conv(tmp_path/'tiles', tmp_path/'out', methods=['PC'])
+    index = pd.read_csv(tmp_path/'out'/'conversions.csv')
+    assert sorted(index.method.unique()) == ['LS', 'PC'] and len(index) == 8 and index.output.is_unique
+
+def test_malformed_csv_is_named(tmp_path):
+    (tmp_path/'r.csv').write_bytes(b'image_path,x\n"a.tiff,1\nb.tiff,2,3,4\n')
+    with pytest.raises(ValueError, match='r.csv: not a readable CSV'): list_tiles(tmp_path/'r.csv')
