@@ -106,6 +106,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'powderflow.synthetic._outline': ('synthetic.html#_outline', 'powderflow/synthetic.py'),
                                       'powderflow.synthetic._particle': ('synthetic.html#_particle', 'powderflow/synthetic.py'),
                                       'powderflow.synthetic._pick': ('synthetic.html#_pick', 'powderflow/synthetic.py'),
+                                      'powderflow.synthetic._read_manifest': ('synthetic.html#_read_manifest', 'powderflow/synthetic.py'),
                                       'powderflow.synthetic._render_job': ('synthetic.html#_render_job', 'powderflow/synthetic.py'),
                                       'powderflow.synthetic.bond_number': ('synthetic.html#bond_number', 'powderflow/synthetic.py'),
                                       'powderflow.synthetic.default_powders': ('synthetic.html#default_powders', 'powderflow/synthetic.py'),

@@ -47,4 +47,4 @@ def test_reproduce_writes_figure_and_table(tmp_path):
     for f in ('02_synthetic_labels.png', '02_synthetic_gallery.png', '02_synthetic_labels.csv'): assert (tmp_path/'fig'/f).exists(), f
     summary = pd.read_csv(tmp_path/'fig'/'02_synthetic_labels.csv').set_index('fact')
     assert summary.loc['powders', 'simulated'] == 8 and summary.loc['flowable', 'simulated'] == 4  # the tiny profile's powders
-    assert len(pd.read_csv(tmp_path/'work'/'data-tiny'/'records.csv')) == 48
+    assert len(pd.read_csv(tmp_path/'work'/'data-tiny-seed0'/'records.csv')) == 48

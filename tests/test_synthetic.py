@@ -1,13 +1,13 @@
 "The simulated benchmark as a user makes it: the CLI, the seed format end to end, interruption, bad parameters."
-import hashlib, os, shutil, signal, subprocess, sys, time
+import hashlib, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, tifffile
 from powderflow.conversion import convert_tiles, list_tiles, read_tile
 from powderflow.synthetic import Powder, SynthError, default_powders, synthesize
 from test_cli import run
 
-def digest(folder):
-    return {str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(Path(folder).rglob('*.tiff'))}
+def digest(folder, pattern='*.tiff'):
+    return {str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(Path(folder).rglob(pattern)) if p.is_file()}
 
 def test_cli_synth_then_convert(tmp_path):
     r = run('synth', '--profile', 'tiny', '--out', tmp_path/'d', '--seed-format', '--workers', 2)
@@ -50,8 +50,9 @@ def test_killed_generation_resumes_to_the_same_bytes(tmp_path):
 
 @pytest.mark.parametrize('args, message', [
     (['--profile', 'huge'], "unknown profile 'huge'; known: tiny, quick, full"),
-    (['--tiles-per-mag', '0'], 'tiles_per_mag must be at least 1, not 0'),
-    (['--size', '-64'], 'size must be at least'),
+    (['--tiles-per-mag', '0'], 'tiles_per_mag must be a whole number of at least 1, not 0'),
+    (['--size', '-64'], 'size must be a whole number of at least 8, not -64'),
+    (['--seed', '-1'], 'seed must be a non-negative integer, not -1'),
 ])
 def test_cli_bad_parameters(tmp_path, args, message):
     r = run('synth', '--out', tmp_path/'x', *args)
@@ -75,3 +76,44 @@ def test_default_set_matches_the_seed_balance_for_other_seeds():
         p = default_powders(seed)
         assert len(p) == 38 and p.flowable.sum() == 21 and p.name.is_unique
         assert p.Flow_rate.isna().equals(~p.flowable)
+
+def test_same_bytes_whatever_the_worker_count(tmp_path):
+    synthesize(tmp_path/'serial', 'tiny', seed_format=True, n_workers=0, progress=False)
+    synthesize(tmp_path/'three', 'tiny', seed_format=True, n_workers=3, progress=False)
+    a, b = digest(tmp_path/'serial', '*'), digest(tmp_path/'three', '*')
+    assert a == b and {'records.csv', 'powders.csv', 'manifest.json', 'seed/data.csv'} <= set(a) and len(a) > 600
+
+def test_foreign_folders_are_never_touched(tmp_path):
+    mine = tmp_path/'mine'; mine.mkdir(); (mine/'records.csv').write_text('my,own\n1,2\n')
+    with pytest.raises(FileExistsError, match='holds other files and no data set of the simulator'):
+        synthesize(mine, 'tiny', progress=False, overwrite=True)
+    assert (mine/'records.csv').read_text() == 'my,own\n1,2\n'
+    app = tmp_path/'app'; (app/'tiles').mkdir(parents=True); (app/'tiles'/'precious.png').write_bytes(b'x')
+    (app/'manifest.json').write_text('{"name": "my app"}')
+    with pytest.raises(FileExistsError, match='not a powderflow.synthetic manifest'):
+        synthesize(app, 'tiny', progress=False, overwrite=True)
+    assert (app/'tiles'/'precious.png').exists()
+    (app/'manifest.json').write_text('{not json')
+    with pytest.raises(FileExistsError, match='manifest.json: not a readable manifest'): synthesize(app, 'tiny', progress=False)
+
+def test_interrupted_overwrite_leaves_no_stale_tables(tmp_path, monkeypatch):
+    import powderflow.synthetic as syn
+    synthesize(tmp_path/'d', 'tiny', n_workers=0, progress=False)
+    def interrupted(*a, **k): raise KeyboardInterrupt
+    monkeypatch.setattr(syn, 'parallel_map', interrupted)
+    with pytest.raises(KeyboardInterrupt): synthesize(tmp_path/'d', 'tiny', seed=3, overwrite=True, n_workers=0, progress=False)
+    monkeypatch.undo()
+    assert not (tmp_path/'d'/'records.csv').exists() and not (tmp_path/'d'/'tiles').exists()  # no seed-0 tables pointing at nothing
+    synthesize(tmp_path/'d', 'tiny', seed=3, n_workers=0, progress=False)   # resumes as seed 3
+    synthesize(tmp_path/'fresh', 'tiny', seed=3, n_workers=0, progress=False)
+    assert digest(tmp_path/'d', '*') == digest(tmp_path/'fresh', '*')
+
+@pytest.mark.parametrize('kw, message', [
+    (dict(max_mags=0), 'max_mags must be a whole number of at least 1 (or None), not 0'),
+    (dict(n_powders=3.5), 'n_powders must be a whole number of at least 2 (or None), not 3.5'),
+    (dict(tiles_per_mag=2.5), 'tiles_per_mag must be a whole number of at least 1, not 2.5'),
+    (dict(n_powders=39), 'n_powders must be at most 38'),
+])
+def test_bad_profile_overrides(tmp_path, kw, message):
+    with pytest.raises(SynthError, match=re.escape(message)): synthesize(tmp_path/'x', 'tiny', progress=False, **kw)
+    assert not (tmp_path/'x').exists()  # checked before anything is written
