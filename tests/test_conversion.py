@@ -148,7 +148,7 @@ def test_array_bad_tiles(tmp_path):
     tifffile.imwrite(tmp_path/'tiles'/'zz_big.tiff', demo_tile(1, 80)[0])
     _write_bad(tmp_path/'tiles', 'truncated')
     with pytest.raises(ConversionError) as e: convert_to_array(tmp_path/'tiles', tmp_path/'a.npy', 'LS', n_workers=0, progress=False)
-    assert "zz_big.tiff: shape (80, 80) differs from the array's tiles (64, 64)" in str(e.value) and 'truncated.tiff: not a readable TIFF' in str(e.value)
+    assert "zz_big.tiff: shape (80, 80) differs from the first tile's (64, 64)" in str(e.value) and 'truncated.tiff: not a readable TIFF' in str(e.value)
     done = np.fromfile(tmp_path/'a.npy.done', np.uint8)
     assert done.sum() == 3  # the good rows are kept and marked
     with pytest.raises(FileExistsError, match='a.npy: exists with other tiles'):
