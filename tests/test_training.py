@@ -1,0 +1,62 @@
+"Training from the command line as a user runs it, on the tiny profile: train, evaluate, predict, and the bad-input rules."
+import json, subprocess, sys
+from pathlib import Path
+import numpy as np, pandas as pd, pytest, torch
+from powderflow.model import BackboneError, PowderNet
+from powderflow.learner import TrainConfig, load_model, load_weights, save_model
+from powderflow.data import Scalers
+from test_cli import run
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp('train')
+    (d/'cfg.yaml').write_text('backbone: resnet18\nmethod: LS\nsize: 32\nepochs: 2\nbs: 8\nvalid_pct: 0.25\ntest_pct: 0.25\n')
+    r = run('synth', '--profile', 'tiny', '--out', d/'data', '--workers', 2)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, '-m', 'powderflow', 'train', '--config', str(d/'cfg.yaml'), '--records', str(d/'data'/'records.csv'),
+                        '--out', str(d/'run'), '--seed', '3'], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return d, r.stdout
+
+def test_train_writes_model_metrics_figures(trained):
+    d, out = trained
+    for f in ('model/model.safetensors', 'model/config.json', 'metrics.csv', 'history.csv', 'figures/05_parity.png', 'figures/05_metrics.md'):
+        assert (d/'run'/f).exists(), f
+    conf = json.loads((d/'run'/'model'/'config.json').read_text())
+    assert conf['config']['backbone'] == 'resnet18' and conf['config']['seed'] == 3 and conf['config']['size'] == 32  # file + flag
+    m = pd.read_csv(d/'run'/'metrics.csv')
+    assert {'model', 'mean', 'morphometry', 'oracle'} == set(m.model)
+    assert 'R2' in out and 'oracle' in out
+
+def test_evaluate_and_predict(trained, tmp_path):
+    d, _ = trained
+    r = run('evaluate', '--model', d/'run'/'model', '--records', d/'data'/'records.csv', '--out', tmp_path/'ev')
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path/'ev'/'metrics.csv').exists()
+    powder = sorted((d/'data'/'tiles').iterdir())[0]                      # a folder of one powder's tiles
+    r = run('predict', powder, '--model', d/'run'/'model', '--out', tmp_path/'p'/'pred.csv')
+    assert r.returncode == 0, r.stderr
+    per_tile, per_powder = pd.read_csv(tmp_path/'p'/'pred.csv'), pd.read_csv(tmp_path/'p'/'pred_powders.csv')
+    assert len(per_tile) == len(list(powder.rglob('*.tiff'))) and per_powder.powder_name.tolist() == [powder.name]
+    assert per_powder.n_tiles[0] == len(per_tile) and per_powder.AOR_sd[0] >= 0
+    np.testing.assert_allclose(per_tile.CI, 100 * (1 - 1 / per_tile.HR.clip(lower=1)), atol=1e-9)
+    assert per_tile.p_flowable.between(0, 1).all()
+
+def test_bad_inputs(trained, tmp_path):
+    d, _ = trained
+    r = run('train', '--records', d/'data'/'records.csv', '--backbone', 'resnet19', '--epochs', 1, '--out', tmp_path/'x')
+    assert r.returncode == 1 and "unknown backbone 'resnet19'" in r.stderr and 'Traceback' not in r.stderr
+    (tmp_path/'bad.yaml').write_text('backbone: resnet18\nlearning_rate: 3\n')
+    r = run('train', '--config', tmp_path/'bad.yaml', '--records', d/'data'/'records.csv')
+    assert r.returncode == 1 and 'unknown setting(s) learning_rate' in r.stderr
+    rec = pd.read_csv(d/'data'/'records.csv'); rec.loc[2, 'magnification'] = 0; rec.to_csv(tmp_path/'r.csv', index=False)
+    r = run('evaluate', '--model', d/'run'/'model', '--records', tmp_path/'r.csv')
+    assert r.returncode == 1 and 'r.csv: column magnification: zero or negative in row(s) 4' in r.stderr
+    with pytest.raises(BackboneError, match="is for backbone 'resnet18', not 'regnety_004'"): load_model(d/'run'/'model', backbone='regnety_004')
+    with pytest.raises(BackboneError, match='does not fit this model'):
+        load_weights(PowderNet('mobilenetv3_large_100'), d/'run'/'model'/'model.safetensors', 'resnet18')
+    import tifffile
+    from powderflow.conversion import read_tile
+    tifffile.imwrite(tmp_path/'nomag.tiff', read_tile(sorted((d/'data'/'tiles').rglob('*.tiff'))[0])[0])
+    r = run('predict', tmp_path/'nomag.tiff', '--model', d/'run'/'model', '--out', tmp_path/'o.csv')
+    assert r.returncode == 1 and 'nomag.tiff: no magnification in the file' in r.stderr
