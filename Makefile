@@ -12,7 +12,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 TEST_ENV := HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 
-.PHONY: reproduce test bench bench-synth export readme venv
+.PHONY: reproduce test bench bench-synth bench-train export readme venv
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,9 @@ bench: $(VENV)/.installed
 
 bench-synth: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(PY) benchmarks/synthetic_throughput.py
+
+bench-train: $(VENV)/.installed
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/training_throughput.py
 
 # after editing notebooks: export the library, clean the notebooks, rebuild the README from nbs/index.ipynb
 export: $(VENV)/.installed

@@ -175,6 +175,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'powderflow.learner.powder_predictions': ('training.html#powder_predictions', 'powderflow/learner.py'),
                                     'powderflow.learner.predict_files': ('training.html#predict_files', 'powderflow/learner.py'),
                                     'powderflow.learner.predict_tiles': ('training.html#predict_tiles', 'powderflow/learner.py'),
+                                    'powderflow.learner.profile_config': ('training.html#profile_config', 'powderflow/learner.py'),
                                     'powderflow.learner.regression_metrics': ('training.html#regression_metrics', 'powderflow/learner.py'),
                                     'powderflow.learner.run_training': ('training.html#run_training', 'powderflow/learner.py'),
                                     'powderflow.learner.save_model': ('training.html#save_model', 'powderflow/learner.py'),
