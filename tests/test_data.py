@@ -74,7 +74,21 @@ def test_dataloaders_deterministic_and_correct(tiny, tmp_path):
     sc = Scalers.fit(df[df.split == 'train'])
     train = df[df.split == 'train']
     np.testing.assert_allclose(sc.inputs(train)[:, 0].mean(), 0, atol=1e-6)        # fitted on training records only
+    def first_train_batch(seed):
+        torch.manual_seed(0)  # the augmentation's randomness (training seeds it per epoch)
+        return next(iter(powder_dataloaders(df, imgs, sc, size=64, bs=8, device=torch.device('cpu'), seed=seed).train))
+    for a, b in zip(first_train_batch(1), first_train_batch(1)): torch.testing.assert_close(a, b, equal_nan=True)
+    assert not torch.equal(first_train_batch(1)[1], first_train_batch(2)[1])    # another seed, another shuffle
     batches = [powder_dataloaders(df, imgs, sc, size=64, bs=8, device=torch.device('cpu'), seed=1).valid.one_batch() for _ in range(2)]
     for a, b in zip(*batches): torch.testing.assert_close(a, b, equal_nan=True)
     x, inp, y = batches[0]
     assert x.shape == (8, 1, 64, 64) and torch.isnan(y[:, 2]).eq(y[:, 3] == 0).all()
+
+def test_cache_follows_rewritten_files(tiny, tmp_path):
+    df = read_records(tiny/'records.csv').head(4).reset_index(drop=True)
+    a = np.array(cache_images(df, 'LS', 40, tmp_path, n_workers=0, progress=False))
+    import shutil, os, time
+    src = Path(df.image_path[0]); other = Path(df.image_path[1])
+    shutil.copy(other, src); os.utime(src, ns=(time.time_ns(), time.time_ns() + 10**9))   # tile 0 rewritten with tile 1's image
+    b = np.array(cache_images(df, 'LS', 40, tmp_path, n_workers=0, progress=False))
+    np.testing.assert_array_equal(b[0], b[1]); assert not np.array_equal(a[0], b[0])

@@ -32,7 +32,16 @@ def test_evaluate_and_predict(trained, tmp_path):
     d, _ = trained
     r = run('evaluate', '--model', d/'run'/'model', '--records', d/'data'/'records.csv', '--out', tmp_path/'ev')
     assert r.returncode == 0, r.stderr
-    assert (tmp_path/'ev'/'metrics.csv').exists()
+    tested = pd.read_csv(d/'run'/'model'/'split.csv').query("split == 'test'").powder_name
+    ev = pd.read_csv(tmp_path/'ev'/'powder_predictions.csv')
+    assert sorted(ev.powder_name) == sorted(tested) and f'{len(tested)} powders the model has not seen' in r.stdout  # never training powders
+    root = d/'data'/'tiles'
+    r = run('predict', root, '--model', d/'run'/'model', '--out', tmp_path/'all.csv')
+    assert r.returncode == 0, r.stderr
+    assert sorted(pd.read_csv(tmp_path/'all_powders.csv').powder_name) == sorted(p.name for p in root.iterdir())
+    two = sorted(next(root.iterdir()).rglob('*.tiff'))[:2]
+    r = run('predict', *two, '--model', d/'run'/'model', '--out', tmp_path/'two.csv')
+    assert pd.read_csv(tmp_path/'two_powders.csv').powder_name.tolist() == [next(root.iterdir()).name]  # not '500x'
     powder = sorted((d/'data'/'tiles').iterdir())[0]                      # a folder of one powder's tiles
     r = run('predict', powder, '--model', d/'run'/'model', '--out', tmp_path/'p'/'pred.csv')
     assert r.returncode == 0, r.stderr
@@ -46,6 +55,12 @@ def test_bad_inputs(trained, tmp_path):
     d, _ = trained
     r = run('train', '--records', d/'data'/'records.csv', '--backbone', 'resnet19', '--epochs', 1, '--out', tmp_path/'x')
     assert r.returncode == 1 and "unknown backbone 'resnet19'" in r.stderr and 'Traceback' not in r.stderr
+    (tmp_path/'ten.yaml').write_text('epochs: ten\n')
+    r = run('train', '--config', tmp_path/'ten.yaml', '--records', d/'data'/'records.csv')
+    assert r.returncode == 1 and "epochs must be int, not 'ten'" in r.stderr and 'Traceback' not in r.stderr
+    (tmp_path/'bad.json').write_text('{oops')
+    r = run('train', '--config', tmp_path/'bad.json', '--records', d/'data'/'records.csv')
+    assert r.returncode == 1 and 'bad.json: not valid JSON' in r.stderr
     (tmp_path/'bad.yaml').write_text('backbone: resnet18\nlearning_rate: 3\n')
     r = run('train', '--config', tmp_path/'bad.yaml', '--records', d/'data'/'records.csv')
     assert r.returncode == 1 and 'unknown setting(s) learning_rate' in r.stderr
@@ -60,3 +75,28 @@ def test_bad_inputs(trained, tmp_path):
     tifffile.imwrite(tmp_path/'nomag.tiff', read_tile(sorted((d/'data'/'tiles').rglob('*.tiff'))[0])[0])
     r = run('predict', tmp_path/'nomag.tiff', '--model', d/'run'/'model', '--out', tmp_path/'o.csv')
     assert r.returncode == 1 and 'nomag.tiff: no magnification in the file' in r.stderr
+
+def test_run_folder_belongs_to_one_run(trained, tmp_path):
+    d, _ = trained
+    r = run('train', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv', '--out', d/'run', '--seed', '4')
+    assert r.returncode == 1 and 'holds a run with other settings or data' in r.stderr
+    r = run('train', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv', '--out', d/'run', '--seed', '3')
+    assert r.returncode == 0 and 'trained in 0 s' in r.stdout   # the same run again: already finished, nothing to train
+
+def test_history_of_a_resumed_run_plots(tmp_path):
+    from powderflow.learner import plot_history
+    (tmp_path/'h.csv').write_text('epoch,train_loss,valid_loss,time\n0,3.0,2.5,00:01\n1,2.0,2.2,00:01\n'
+                                  'epoch,train_loss,valid_loss,time\n0,00:00\n1,00:00\n2,1.5,2.0,00:01\n')
+    ax = plot_history(tmp_path/'h.csv').axes[0]
+    assert list(ax.lines[0].get_xdata()) == [0, 1, 2] and list(ax.lines[1].get_ydata()) == [2.5, 2.2, 2.0]
+
+def test_extra_inputs_must_be_given(tmp_path, trained):
+    from powderflow.data import RecordError
+    from powderflow.learner import predict_files
+    cfg = TrainConfig(backbone='resnet18', size=32, extra_cols=('density',))
+    save_model(PowderNet('resnet18', n_inputs=2), cfg, Scalers(extra_cols=('density',), extra_mean=(6.,), extra_std=(2.,)), tmp_path/'m')
+    d, _ = trained
+    tile = sorted((d/'data'/'tiles').rglob('*.tiff'))[0]
+    with pytest.raises(RecordError, match='the model also needs density'): predict_files(tmp_path/'m', [tile])
+    tiles, powders = predict_files(tmp_path/'m', [tile], extra={'density': 8.9})
+    assert len(tiles) == 1 and np.isfinite(tiles.AOR[0])
