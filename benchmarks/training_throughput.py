@@ -7,7 +7,7 @@ All three train the same model (PowderNet, same backbone, batch and optimiser) f
 of the quick simulated profile; each is timed after two warm-up steps. Throughput in images per second, and the ratios."""
 import argparse, os, tempfile, time
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, torch
 from PIL import Image
 import torchvision.transforms as T
 from powderflow.synthetic import synthesize

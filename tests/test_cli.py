@@ -1,7 +1,7 @@
 "The `powderflow` command as a user runs it: a separate process, its exit code and its output."
 import shutil, subprocess, sys
 from pathlib import Path
-import pandas as pd, pytest
+import pandas as pd
 
 def run(*args, cwd=None):
     exe = shutil.which('powderflow') or str(Path(sys.executable).parent/'powderflow')

@@ -2,8 +2,8 @@
 import os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, tifffile
-from powderflow.conversion import (METHODS, ConversionError, TileError, convert, convert_tiles, convert_to_array, demo_tile,
-                                   demo_tiles, list_tiles, read_tile, write_tile)
+from powderflow.conversion import (ConversionError, TileError, convert, convert_tiles, convert_to_array, demo_tile,
+                                   demo_tiles, list_tiles, read_tile)
 
 def _conv(src, dst, **kw): return convert_tiles(src, dst, **{'n_workers': 0, 'progress': False, **kw})
 
@@ -137,10 +137,16 @@ def test_records_csv_errors(tmp_path, tiles):
 # --- the memory-mapped array ------------------------------------------------------------------------------------------
 
 def test_array_parallel_and_resume(tmp_path):
-    paths = demo_tiles(tmp_path/'tiles', n=6, size=64)
+    demo_tiles(tmp_path/'tiles', n=6, size=64)
     arr = convert_to_array(tmp_path/'tiles', tmp_path/'PC.npy', 'PC', n_workers=2, progress=False)
     assert arr.shape == (6, 64, 64) and arr.dtype == np.uint8
-    for i, p in enumerate(list_tiles(tmp_path/'tiles')): np.testing.assert_array_equal(arr[i], convert(read_tile(p)[0], 'PC'))
+    expected = [convert(read_tile(p)[0], 'PC') for p in list_tiles(tmp_path/'tiles')]
+    for i, e in enumerate(expected): np.testing.assert_array_equal(arr[i], e)
+    done = np.memmap(tmp_path/'PC.npy.done', np.uint8, 'r+'); done[[2, 4]] = 0; done.flush(); del done   # two rows interrupted
+    np.load(tmp_path/'PC.npy', mmap_mode='r+')[[2, 4]] = 0
+    arr = convert_to_array(tmp_path/'tiles', tmp_path/'PC.npy', 'PC', n_workers=2, progress=False)
+    for i, e in enumerate(expected): np.testing.assert_array_equal(arr[i], e)
+    assert np.fromfile(tmp_path/'PC.npy.done', np.uint8).all()
     assert np.load(tmp_path/'PC.npy', mmap_mode='r').shape == (6, 64, 64)  # an ordinary .npy
 
 def test_array_bad_tiles(tmp_path):

@@ -2,7 +2,7 @@
 import hashlib, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, tifffile
-from powderflow.conversion import convert_tiles, list_tiles, read_tile
+from powderflow.conversion import convert_tiles, read_tile
 from powderflow.synthetic import Powder, SynthError, default_powders, synthesize
 from test_cli import run
 

@@ -1,7 +1,6 @@
 "Training from the command line as a user runs it, on the tiny profile: train, evaluate, predict, and the bad-input rules."
 import json, subprocess, sys
-from pathlib import Path
-import numpy as np, pandas as pd, pytest, torch
+import numpy as np, pandas as pd, pytest
 from powderflow.model import BackboneError, PowderNet
 from powderflow.learner import TrainConfig, load_model, load_weights, save_model
 from powderflow.data import Scalers
