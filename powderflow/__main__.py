@@ -5,6 +5,6 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/91_main.ipynb #2187f8b4
+# %% ../nbs/91_main.ipynb #9b979ff0
 from .cli import main
 if __name__ == '__main__': main()
