@@ -32,19 +32,3 @@ def test_convert_and_errors(tmp_path):
     r = run('convert', tmp_path/'t', tmp_path/'o2', '-m', 'LS')
     assert r.returncode == 1 and 'bad.tiff: not a readable TIFF' in r.stderr and 'Traceback' not in r.stderr
     assert len(list((tmp_path/'o2'/'LS').glob('*.tiff'))) == 3  # the good ones are there
-
-def test_reproduce_writes_figure_and_table(tmp_path):
-    r = run('reproduce', '--out', tmp_path/'fig', '--work', tmp_path/'work', '--tiles', 6, '--size', 128, '--workers', 2, '--profile', 'tiny')
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path/'fig'/'01_conversion_pipelines.png').stat().st_size > 10_000
-    stats = pd.read_csv(tmp_path/'fig'/'01_conversion_stats.csv').set_index('pipeline')
-    assert len(stats) == 12 and (tmp_path/'fig'/'01_conversion_stats.md').exists()
-    assert len(list((tmp_path/'work'/'tiles8').rglob('*.tiff'))) == 6 * 12
-    # what the pipelines are for: per-image stretches make tiles of different brightness alike, the fixed scale does not
-    for m in ('LS', 'PS', 'PC', 'ImageJ'): assert stats.loc[m, 'sd'] > 3 * stats.loc['Fixed', 'sd'], m
-    assert stats.loc['PS', 'pct_black'] >= 2 and stats.loc['PC', 'pct_white'] >= 0.5
-    assert stats.loc['Log', 'grey_levels'] < stats.loc['LS', 'grey_levels']
-    for f in ('02_synthetic_labels.png', '02_synthetic_gallery.png', '02_synthetic_labels.csv'): assert (tmp_path/'fig'/f).exists(), f
-    summary = pd.read_csv(tmp_path/'fig'/'02_synthetic_labels.csv').set_index('fact')
-    assert summary.loc['powders', 'simulated'] == 8 and summary.loc['flowable', 'simulated'] == 4  # the tiny profile's powders
-    assert len(pd.read_csv(tmp_path/'work'/'data-tiny-seed0'/'records.csv')) == 48

@@ -79,8 +79,12 @@ def test_run_folder_belongs_to_one_run(trained, tmp_path):
     d, _ = trained
     r = run('train', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv', '--out', d/'run', '--seed', '4')
     assert r.returncode == 1 and 'holds a run with other settings or data' in r.stderr
+    before = {f: (d/'run'/f).stat().st_mtime_ns for f in ('history.csv', 'models/best.pth')}
     r = run('train', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv', '--out', d/'run', '--seed', '3')
-    assert r.returncode == 0 and 'trained in 0 s' in r.stdout   # the same run again: already finished, nothing to train
+    assert r.returncode == 0, r.stderr   # the same run again: already finished, reused (nothing trained, nothing rewritten)
+    assert {f: (d/'run'/f).stat().st_mtime_ns for f in before} == before
+    info = json.loads((d/'run'/'run.json').read_text())
+    assert info['finished'] and f"trained in {info['train_s']:.0f} s" in r.stdout
 
 def test_history_of_a_resumed_run_plots(tmp_path):
     from powderflow.learner import plot_history
