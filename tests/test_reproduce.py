@@ -14,7 +14,7 @@ def test_two_tiny_runs_give_identical_tables(tmp_path):
     with ThreadPoolExecutor(2) as ex:   # side by side, one core each
         ra, rb = ex.map(lambda k: run('reproduce', '--profile', 'tiny', '--run', tmp_path/k), 'ab')
     for r in (ra, rb): assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert f'[{len(STUDY_NOTEBOOKS)}/{len(STUDY_NOTEBOOKS)}] 08_out_of_sample done' in ra.stdout   # progress, per notebook
+    assert f'[{len(STUDY_NOTEBOOKS)}/{len(STUDY_NOTEBOOKS)}] 09_spectra done' in ra.stdout   # progress, per notebook
     fa, fb = tmp_path/'a'/'figures', tmp_path/'b'/'figures'
     names = sorted(p.name for p in fa.iterdir())
     assert names == sorted(p.name for p in fb.iterdir())
