@@ -12,7 +12,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 TEST_ENV := HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 
-.PHONY: reproduce test bench bench-synth bench-train export readme venv
+.PHONY: reproduce test bench bench-synth bench-train bench-spectra export readme venv
 
 venv: $(VENV)/.installed
 
@@ -35,6 +35,9 @@ bench-synth: $(VENV)/.installed
 
 bench-train: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/training_throughput.py
+
+bench-spectra: $(VENV)/.installed
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/spectra_throughput.py
 
 # after editing notebooks: export the library, clean the notebooks, rebuild the README from nbs/index.ipynb
 export: $(VENV)/.installed

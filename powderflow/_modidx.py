@@ -333,6 +333,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'powderflow.spectra.read_spectra_records': ( 'spectra.html#read_spectra_records',
                                                                                  'powderflow/spectra.py'),
                                     'powderflow.spectra.render_spot': ('spectra.html#render_spot', 'powderflow/spectra.py'),
+                                    'powderflow.spectra.save_pretrained_atomic': ( 'spectra.html#save_pretrained_atomic',
+                                                                                   'powderflow/spectra.py'),
                                     'powderflow.spectra.spectra_config': ('spectra.html#spectra_config', 'powderflow/spectra.py'),
                                     'powderflow.spectra.spectra_dataloaders': ('spectra.html#spectra_dataloaders', 'powderflow/spectra.py'),
                                     'powderflow.spectra.spectra_metrics': ('spectra.html#spectra_metrics', 'powderflow/spectra.py'),

@@ -64,7 +64,8 @@ def test_json_config_on_users_records(tmp_path, user_data):
     (dict(model=dict(fusion='late')), "fusion must be 'simple' or 'attention', not 'late'"),
     (dict(model=dict(layers=3)), "model: unknown setting 'layers'"),
     (dict(train=dict(lr='fast')), 'train: lr must be a number'),
-    (dict(logging=dict(wandb=True)), 'wandb'),
+    (dict(logging=dict(wandb=True)), 'needs the wandb package (pip install wandb)'),
+    (dict(data=dict(root='/no/such/folder')), '/no/such/folder: no records.csv'),
 ])
 def test_bad_configs(tmp_path, user_data, change, message):
     if 'wandb' in str(change):
@@ -74,6 +75,11 @@ def test_bad_configs(tmp_path, user_data, change, message):
     r = run('train', '--config', f, '--epochs', '1', cwd=tmp_path)
     assert r.returncode == 1 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
     assert not (tmp_path/'run'/'model').exists()
+
+def test_malformed_yaml(tmp_path):
+    (tmp_path/'c.yaml').write_text('task: spectra\nmodel: {fusion: simple\n')
+    r = run('train', '--config', tmp_path/'c.yaml', cwd=tmp_path)
+    assert r.returncode == 1 and 'c.yaml: not valid YAML' in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
 @pytest.mark.parametrize('kind, message', [
     ('shape', 'spectra of shape (24, 1599), expected (24, 1600)'),
@@ -93,7 +99,7 @@ def test_bad_records(tmp_path, user_data, kind, message):
     f = config_file(tmp_path/'c.yaml', dict(profile='tiny', out=str(tmp_path/'run'), data=dict(root=str(bad), target='HV')))
     r = run('train', '--config', f, cwd=tmp_path)
     assert r.returncode == 1 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr
-    assert ('missing.png' if kind == 'image' else 'spot.npy') in r.stderr
+    assert ('missing.png' if kind == 'image' else 'spot.npy') in r.stderr and 'line 7' in r.stderr   # record 5: CSV line 7
     assert not (tmp_path/'run'/'model').exists()
 
 @pytest.mark.parametrize('fusion', ['simple', 'attention'])
@@ -106,9 +112,10 @@ def test_save_pretrained_round_trip(tmp_path, fusion):
     x, s = torch.rand(3, 3, 64, 64), torch.rand(3, 24, 1600)
     with torch.no_grad(): torch.testing.assert_close(m2(x, s), m(x, s))
     torch.testing.assert_close(m2.decode(torch.zeros(1)), torch.tensor([216.]))
-    conf = json.loads((tmp_path/'m'/'config.json').read_text())
-    (tmp_path/'m'/'config.json').write_text(json.dumps(conf | dict(hidden=32)))
-    with pytest.raises(RuntimeError, match='size mismatch'): SpectraNet.from_pretrained(tmp_path/'m')
+    from safetensors.torch import load_file, save_file
+    sd = load_file(str(tmp_path/'m'/'model.safetensors')); sd.pop('spec_mean')   # a file without the spectra normalisation
+    save_file(sd, str(tmp_path/'m'/'model.safetensors'))
+    with pytest.raises(RuntimeError, match="Missing key.*spec_mean"): SpectraNet.from_pretrained(tmp_path/'m')
 
 def test_config_precedence(tmp_path):
     "Defaults, then the file, then overrides; profile defaults fill what is left"
