@@ -317,7 +317,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'powderflow.spectra._data': ('spectra.html#_data', 'powderflow/spectra.py'),
                                     'powderflow.spectra._ds_block': ('spectra.html#_ds_block', 'powderflow/spectra.py'),
                                     'powderflow.spectra._merge': ('spectra.html#_merge', 'powderflow/spectra.py'),
-                                    'powderflow.spectra._rows': ('spectra.html#_rows', 'powderflow/spectra.py'),
                                     'powderflow.spectra._spot_windows': ('spectra.html#_spot_windows', 'powderflow/spectra.py'),
                                     'powderflow.spectra._write_spot': ('spectra.html#_write_spot', 'powderflow/spectra.py'),
                                     'powderflow.spectra.boundaries': ('spectra.html#boundaries', 'powderflow/spectra.py'),
