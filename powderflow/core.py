@@ -4,15 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #a92ff164
 from __future__ import annotations
-import multiprocessing, os, random, tempfile
+import multiprocessing, os, random, sys, tempfile, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 
 # %% auto #0
 __all__ = ['TARGETS', 'FLOW_CLASSES', 'CARR_BANDS', 'HAUSNER_BANDS', 'AOR_BANDS', 'SEM_REFERENCE_WIDTH_MM', 'carr_index',
-           'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything',
-           'opencv_single_threaded', 'parallel_map', 'atomic_write', 'save_figure', 'save_table', 'study_folders']
+           'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything', 'progress_bars',
+           'opencv_single_threaded', 'parallel_map', 'quiet_dependency_imports', 'atomic_write', 'save_figure',
+           'save_table', 'study_folders']
 
 # %% ../nbs/00_core.ipynb #d67d7b88
 TARGETS = {  # column name -> (what it is, unit)
@@ -83,6 +84,14 @@ def seed_everything(
 # %% ../nbs/00_core.ipynb #1be7caa1
 _START = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else None  # Windows has no fork: its default, spawn
 
+def progress_bars()->bool:
+    "Are progress bars wanted here: in a Jupyter kernel (they draw in the notebook) or on a terminal, not in a log, a pipe or CI?"
+    try:
+        from IPython import get_ipython
+        if get_ipython() is not None and 'IPKernelApp' in get_ipython().config: return True
+    except ImportError: pass
+    return sys.stdout.isatty()
+
 @contextmanager
 def opencv_single_threaded():
     "OpenCV with one thread (so no thread pool) for the duration of the block"
@@ -98,13 +107,21 @@ def parallel_map(
     progress=True, # show a progress bar?
     **kwargs, # passed to `f`
 )->list:
-    "`[f(item, **kwargs) for item in items]` over worker processes, in order"
+    "`[f(item, **kwargs) for item in items]` over worker processes, in order (a progress bar only where `progress_bars` says)"
     from fastcore.parallel import parallel
     items = list(items)
     n_workers = min(os.cpu_count() or 1, len(items)) if n_workers is None else n_workers
     with opencv_single_threaded():
-        return list(parallel(f, items, n_workers=n_workers, progress=progress and len(items) > 0, method=_START,
+        return list(parallel(f, items, n_workers=n_workers, progress=progress and progress_bars() and len(items) > 0, method=_START,
                              chunksize=max(1, min(16, len(items) // (4 * max(n_workers, 1)))), **kwargs))
+
+# %% ../nbs/00_core.ipynb #f347b45f
+@contextmanager
+def quiet_dependency_imports():
+    "Within the block, hide the `FutureWarning` that fastai's layers raise at import about `torch.jit.script`; nothing else"
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
+        yield
 
 # %% ../nbs/00_core.ipynb #4070ea18
 _UMASK = os.umask(0o22); os.umask(_UMASK)  # the process's umask, to give new files the usual permissions

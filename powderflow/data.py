@@ -8,9 +8,10 @@ import hashlib, os, random
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from fastai.data.load import DataLoader
-from fastai.data.core import DataLoaders
-from .core import atomic_write, carr_index
+from .core import atomic_write, carr_index, quiet_dependency_imports
+with quiet_dependency_imports():
+    from fastai.data.load import DataLoader
+    from fastai.data.core import DataLoaders
 from .conversion import convert_to_array, get_pipeline, check_writable
 
 # %% auto #0

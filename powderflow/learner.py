@@ -10,18 +10,22 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from torch import nn
-from fastai.learner import Learner
-from fastai.callback.core import Callback
-from fastai.callback.schedule import *  # fit_one_cycle
-from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
-from fastai.callback.progress import CSVLogger
-from fastai.torch_core import rank_distrib, num_distrib
-from fastai.distributed import DistributedDL  # Learner.distrib_ctx (needs `accelerate` when used)
+from .core import (atomic_write, carr_index, flow_class, save_figure, seed_everything, pixel_size_um, progress_bars,
+                             quiet_dependency_imports)
+with quiet_dependency_imports():
+    from fastai.learner import Learner
+    from fastai.callback.core import Callback
+    from fastai.callback.schedule import *  # fit_one_cycle
+    from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
+    from fastai.callback.progress import CSVLogger
+    from fastai.callback.fp16 import MixedPrecision
+    from fastai.callback.channelslast import ChannelsLast
+    from fastai.torch_core import rank_distrib, num_distrib
+    from fastai.distributed import DistributedDL  # Learner.distrib_ctx (needs `accelerate` when used)
+    from fastai.data.load import DataLoader
 from fastcore.basics import patch
-from fastai.data.load import DataLoader
 from safetensors.torch import load_file, save as save_safetensors
 from . import __version__
-from .core import atomic_write, carr_index, flow_class, save_figure, seed_everything, pixel_size_um
 from .data import (Scalers, cache_images, powder_dataloaders, read_records, split_by_powder, check_split, TileDataset,
                              BatchAugment, RecordError)
 from .model import PowderNet, powder_splitter, BackboneError, OUTPUTS, SEED_BACKBONES, check_backbone
@@ -30,11 +34,11 @@ from .conversion import METHODS, get_pipeline
 # %% auto #0
 __all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'ORACLE_FEATURES', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig',
            'profile_config', 'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint',
-           'RestoreTrackers', 'make_learner', 'fit', 'predict_tiles', 'powder_predictions', 'regression_metrics',
-           'classification_metrics', 'evaluate_predictions', 'mean_baseline', 'oracle_baseline', 'morphometry',
-           'morphometry_baseline', 'save_model', 'load_model', 'load_weights', 'default_device', 'run_training',
-           'metrics_table', 'study_grid', 'study_model', 'plot_parity', 'plot_history', 'write_training_figures',
-           'evaluate_model', 'predict_files']
+           'RestoreTrackers', 'BF16Autocast', 'make_learner', 'fit', 'predict_tiles', 'powder_predictions',
+           'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'mean_baseline', 'oracle_baseline',
+           'morphometry', 'morphometry_baseline', 'save_model', 'load_model', 'load_weights', 'default_device',
+           'run_training', 'metrics_table', 'study_grid', 'study_model', 'plot_parity', 'plot_history',
+           'write_training_figures', 'evaluate_model', 'predict_files']
 
 # %% ../nbs/05_training.ipynb #75aa3a4d
 LOSS_WEIGHTS = dict(AOR=1.0, HR=1.0, Flow_rate=0.5, flowable=1.0)
@@ -69,6 +73,8 @@ class TrainConfig:
     valid_pct: float = 0.15        # share of powders for validation
     test_pct: float = 0.2          # share of powders for testing
     holdout: tuple = ()            # powders kept out of training, validation and test
+    precision: str = 'auto'        # 'auto': bf16 autocast on a GPU, fp32 elsewhere; 'bf16' or 'fp32' on any device
+    memory_format: str = 'auto'    # 'auto': channels_last on a GPU, contiguous elsewhere; 'channels_last' or 'contiguous'
 
     def __post_init__(self):
         for f in fields(self):
@@ -79,6 +85,8 @@ class TrainConfig:
                 raise ValueError(f'TrainConfig: {f.name} must be {getattr(want, "__name__", "a string")}, not {v!r}')
         for k in ('size', 'epochs', 'bs'):
             if getattr(self, k) < 1: raise ValueError(f'TrainConfig: {k} must be at least 1, not {getattr(self, k)}')
+        for k, ok in (('precision', ('auto', 'bf16', 'fp32')), ('memory_format', ('auto', 'channels_last', 'contiguous'))):
+            if getattr(self, k) not in ok: raise ValueError(f'TrainConfig: {k} must be one of {", ".join(ok)}, not {getattr(self, k)!r}')
 
     @property
     def cache_size(self): return self.size + 2 * (self.size // 16)
@@ -133,6 +141,15 @@ class RestoreTrackers(Callback):
         self.resumable_early_stopping.wait = self.wait
 
 # %% ../nbs/05_training.ipynb #e48fb7ad
+class BF16Autocast(MixedPrecision):
+    "fastai's `MixedPrecision` in bf16 on the batches' device, the CPU included (fastai's autocasts on CUDA only)"
+    def __init__(self): super().__init__(amp_mode='bf16')
+    def before_fit(self):
+        dev = self.dls.device.type
+        if dev == 'cuda' and not torch.cuda.is_bf16_supported(): raise ValueError('this GPU has no bfloat16: train with precision="fp32"')
+        # bf16 has fp32's range: no loss scaling, so the scaler stays off
+        self.autocast, self.learn.scaler, self.scales = torch.autocast(dev, dtype=torch.bfloat16), torch.amp.GradScaler(dev, enabled=False), []
+
 def make_learner(
     dls, # `powder_dataloaders`
     cfg: TrainConfig, # the run's configuration
@@ -144,9 +161,9 @@ def make_learner(
     Path(path).mkdir(parents=True, exist_ok=True)
     model = PowderNet(cfg.backbone, n_inputs, cfg.use_mag, cfg.pretrained, cfg.weights)
     learn = Learner(dls, model, loss_func=PowderLoss(), splitter=powder_splitter, path=path, model_dir='models', cbs=[EpochSeed(cfg.seed)])
-    if dls.device.type == 'cuda':
-        from fastai.callback.channelslast import ChannelsLast
-        learn.to_bf16(); learn.add_cb(ChannelsLast())
+    gpu = dls.device.type == 'cuda'
+    if cfg.precision == 'bf16' or (cfg.precision == 'auto' and gpu): learn.add_cb(BF16Autocast())
+    if cfg.memory_format == 'channels_last' or (cfg.memory_format == 'auto' and gpu): learn.add_cb(ChannelsLast())
     return learn
 
 def fit(learn, cfg: TrainConfig, resume=True):  # a `make_learner` Learner; its configuration; continue from `last` if there?
@@ -400,7 +417,9 @@ def run_training(
     learn = make_learner(dls, cfg, 1 + len(cfg.extra_cols), out)
     t0 = time.time()
     if finished: learn.load('best', with_opt=False)   # trained already (by this notebook before, or another one): reuse it
-    elif progress and not rank_distrib(): fit(learn, cfg, resume)
+    elif progress and not rank_distrib() and progress_bars(): fit(learn, cfg, resume)
+    elif progress and not rank_distrib():   # not a terminal: fastai's one line per epoch, no bar
+        with learn.no_bar(): fit(learn, cfg, resume)
     else:
         with learn.no_bar(), learn.no_logging(): fit(learn, cfg, resume)
     train_s = json.loads((out/'run.json').read_text()).get('train_s', 0.0) if finished else time.time() - t0

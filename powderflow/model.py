@@ -10,12 +10,77 @@ import torch, timm, torchvision
 from torch import nn
 
 # %% auto #0
-__all__ = ['SEED_BACKBONES', 'TORCHVISION_BACKBONES', 'OUTPUTS', 'BackboneError', 'check_backbone', 'create_backbone',
-           'PowderNet', 'powder_splitter']
+__all__ = ['HUB_TIMEOUT', 'SEED_BACKBONES', 'TORCHVISION_BACKBONES', 'TORCHVISION_WEIGHTS', 'OUTPUTS', 'hub_offline',
+           'hub_reachable', 'cached_weights', 'BackboneError', 'check_backbone', 'create_backbone', 'PowderNet',
+           'powder_splitter']
+
+# %% ../nbs/04_model.ipynb #ab20d904
+HUB_TIMEOUT = 3.0  # seconds to wait for the weights' server before saying it can't be reached
+
+_WHAT_TO_DO = ('Pass weights=PATH (a .safetensors or .pth state dict of {name}, copied from a machine with internet), '
+               'fill the local cache once on a machine that is online, or use pretrained=False.')
+
+def hub_offline()->bool:
+    "Is Hugging Face offline mode on: `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) set now, or when huggingface_hub was imported?"
+    from huggingface_hub import constants
+    now = any(os.environ.get(k, '').strip().upper() in ('1', 'ON', 'YES', 'TRUE') for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'))
+    return now or constants.HF_HUB_OFFLINE
+
+def hub_reachable(
+    url, # the address a download would go to
+    timeout=HUB_TIMEOUT, # seconds, name lookup included
+)->bool:
+    "Can a connection to `url`'s host (or to the proxy that `HTTPS_PROXY` / `HTTP_PROXY` names for it) be opened within `timeout`?"
+    import socket, threading, urllib.request
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    proxy = urllib.request.getproxies().get(u.scheme)
+    if proxy and not urllib.request.proxy_bypass(u.hostname or ''): u = urlsplit(proxy if '://' in proxy else f'http://{proxy}')
+    ok = []
+    def connect():
+        try: socket.create_connection((u.hostname, u.port or (443 if u.scheme == 'https' else 80)), timeout=timeout).close(); ok.append(True)
+        except OSError: pass
+    t = threading.Thread(target=connect, daemon=True); t.start(); t.join(timeout)   # a thread, so a slow name lookup is bounded too
+    return bool(ok)
+
+def _weights_url(name):
+    "Where timm would download `name`'s weights from: the Hugging Face Hub if it has them there, else the checkpoint's URL"
+    from huggingface_hub import constants
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is None or not (cfg.hf_hub_id or cfg.url): raise BackboneError(f'{name}: timm knows no pretrained weights for it')
+    return f'{os.environ.get("HF_ENDPOINT") or constants.ENDPOINT}/{cfg.hf_hub_id}' if cfg.hf_hub_id else cfg.url
+
+def cached_weights(
+    name, # a timm model name, or one of `TORCHVISION_BACKBONES`
+)->Path|None:
+    "The local file of `name`'s ImageNet weights, in the Hugging Face cache (`HF_HUB_CACHE`) or torch hub's (`TORCH_HOME`), or None"
+    from huggingface_hub import try_to_load_from_cache, constants
+    from urllib.parse import urlsplit
+    if name in TORCHVISION_BACKBONES: hub_id, url = None, TORCHVISION_WEIGHTS[name].url
+    else:
+        cfg = timm.models.get_pretrained_cfg(name)
+        if cfg is None: return None
+        hub_id, url = cfg.hf_hub_id, cfg.url
+    if hub_id:
+        cache = os.environ.get('HF_HUB_CACHE') or constants.HF_HUB_CACHE
+        for f in ('model.safetensors', 'pytorch_model.bin'):   # the files timm asks the hub for, in its order
+            p = try_to_load_from_cache(hub_id, f, cache_dir=cache)
+            if isinstance(p, str): return Path(p)
+    if url and (p := Path(torch.hub.get_dir())/'checkpoints'/Path(urlsplit(url).path).name).is_file(): return p
+    return None
+
+def _check_download(name, url, timeout):
+    "Raise a `BackboneError` at once when offline mode is on, and within `timeout` seconds when `url` can't be reached"
+    if hub_offline(): raise BackboneError(f'{name}: its ImageNet weights are not in the local cache, and offline mode is on '
+                                          f'(HF_HUB_OFFLINE). ' + _WHAT_TO_DO.format(name=name))
+    if not hub_reachable(url, timeout): raise BackboneError(f'{name}: its ImageNet weights are not in the local cache, and {url} '
+                                                            f'could not be reached within {timeout:g} s. ' + _WHAT_TO_DO.format(name=name))
+
 
 # %% ../nbs/04_model.ipynb #015abff7
 SEED_BACKBONES = ('regnety_004', 'efficientnet_b0', 'mobilenetv3_large_100', 'resnet18', 'shufflenet_v2_x1_0')  # the seed study's five
 TORCHVISION_BACKBONES = {'shufflenet_v2_x1_0': torchvision.models.shufflenet_v2_x1_0}
+TORCHVISION_WEIGHTS = {'shufflenet_v2_x1_0': torchvision.models.ShuffleNet_V2_X1_0_Weights.DEFAULT}  # their ImageNet weights
 
 class BackboneError(ValueError):
     "An unknown backbone, missing pretrained weights, or a checkpoint of another backbone"
@@ -29,12 +94,16 @@ def _load_state(path):
     sd = torch.load(path, map_location='cpu', weights_only=True)
     return sd.get('state_dict', sd.get('model', sd)) if isinstance(sd, dict) else sd
 
-def _torchvision_body(name, pretrained, weights):
+def _torchvision_body(name, pretrained, weights, timeout):
     m = TORCHVISION_BACKBONES[name](weights=None)
     nf, m.fc = m.fc.in_features, nn.Identity()
     if pretrained:
-        if not weights: raise BackboneError(f'{name}: pretrained=True needs a local weights file (weights=PATH); nothing is downloaded here')
-        sd = {k: v for k, v in _load_state(weights).items() if not k.startswith('fc.')}
+        url = TORCHVISION_WEIGHTS[name].url
+        weights = weights or cached_weights(name)
+        if not weights:   # not in torch hub's cache: torchvision downloads it, if it can be reached
+            _check_download(name, url, timeout)
+            weights = torch.hub.load_state_dict_from_url(url, progress=False, map_location='cpu')
+        sd = {k: v for k, v in (_load_state(weights) if not isinstance(weights, dict) else weights).items() if not k.startswith('fc.')}
         missing, unexpected = m.load_state_dict(sd, strict=False)
         if missing or unexpected: raise BackboneError(f'{weights}: does not fit {name} (missing {missing[:3]}, unexpected {unexpected[:3]})')
     return m, nf, 3
@@ -47,23 +116,21 @@ def check_backbone(name):  # a backbone name
 
 def create_backbone(
     name='resnet18', # a timm model name, or 'shufflenet_v2_x1_0' (torchvision)
-    pretrained=False, # load ImageNet weights (from `weights` or the local cache; never downloaded)?
+    pretrained=False, # ImageNet weights: from `weights`, else the local cache, else downloaded (if the hub can be reached)?
     weights=None, # local weights file (.safetensors or .pth state dict) for pretrained=True
+    timeout=HUB_TIMEOUT, # seconds to wait for the hub before giving up, when the weights are not local
 ):
     "The backbone without its classifier: (module returning pooled features, number of features, input channels it wants)"
-    if check_backbone(name) in TORCHVISION_BACKBONES: return _torchvision_body(name, pretrained, weights)
+    if check_backbone(name) in TORCHVISION_BACKBONES: return _torchvision_body(name, pretrained, weights, timeout)
     kw = dict(num_classes=0, in_chans=1)
     if not pretrained: return (m := timm.create_model(name, pretrained=False, **kw)), _n_features(m), 1
     if weights: return (m := _load_timm_weights(timm.create_model(name, pretrained=False, **kw), name, weights)), _n_features(m), 1
-    old = os.environ.get('HF_HUB_OFFLINE'); os.environ['HF_HUB_OFFLINE'] = '1'  # the local cache only: fail in seconds, not minutes
-    try:
-        m = timm.create_model(name, pretrained=True, **kw)
-    except Exception as e:
-        raise BackboneError(f'{name}: no ImageNet weights found locally ({type(e).__name__}); pass weights=PATH to a '
-                            f'.safetensors/.pth state dict of {name}, or use pretrained=False') from None
-    finally:
-        if old is None: os.environ.pop('HF_HUB_OFFLINE', None)
-        else: os.environ['HF_HUB_OFFLINE'] = old
+    if local := cached_weights(name):   # timm's own loading (its key filters, the RGB -> grey fold) from the cached file
+        return (m := timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(local)), **kw)), _n_features(m), 1
+    _check_download(name, _weights_url(name), timeout)
+    try: m = timm.create_model(name, pretrained=True, **kw)   # timm's normal download into the Hugging Face cache
+    except Exception as e: raise BackboneError(f'{name}: downloading its ImageNet weights failed ({type(e).__name__}: {e}). '
+                                               + _WHAT_TO_DO.format(name=name)) from None
     return m, _n_features(m), 1
 
 def _load_timm_weights(m, name, weights):

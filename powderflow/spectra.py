@@ -11,13 +11,14 @@ from torch import nn
 import torch.nn.functional as F
 import timm
 from huggingface_hub import PyTorchModelHubMixin
-from fastai.data.core import DataLoaders
-from fastai.data.load import DataLoader
-from fastai.learner import Learner
-from fastai.losses import MSELossFlat
-from fastai.callback.schedule import *  # fit_one_cycle
-from fastai.callback.progress import CSVLogger
-from .core import atomic_write, parallel_map, save_figure, save_table, seed_everything
+from .core import atomic_write, parallel_map, save_figure, save_table, seed_everything, quiet_dependency_imports
+with quiet_dependency_imports():
+    from fastai.data.core import DataLoaders
+    from fastai.data.load import DataLoader
+    from fastai.learner import Learner
+    from fastai.losses import MSELossFlat
+    from fastai.callback.schedule import *  # fit_one_cycle
+    from fastai.callback.progress import CSVLogger
 from .learner import EpochSeed, default_device, regression_metrics
 from .data import _rows   # CSV line numbers of the rows a mask selects
 

@@ -103,3 +103,31 @@ def test_extra_inputs_must_be_given(tmp_path, trained):
     with pytest.raises(RecordError, match='the model also needs density'): predict_files(tmp_path/'m', [tile])
     tiles, powders = predict_files(tmp_path/'m', [tile], extra={'density': 8.9})
     assert len(tiles) == 1 and np.isfinite(tiles.AOR[0])
+
+def test_gpu_code_path_runs_on_cpu(trained, tmp_path):
+    "What a GPU run turns on by default, bf16 autocast and channels_last, forced on the CPU at the tiny profile"
+    import torch
+    from fastai.callback.channelslast import ChannelsLast
+    from powderflow.learner import profile_config, run_training, make_learner, BF16Autocast
+    d, _ = trained
+    cfg = profile_config('tiny', backbone='resnet18', size=32, epochs=2, precision='bf16', memory_format='channels_last')
+    seen = []   # (dtype, channels_last?) of every convolution's output while gradients are on, i.e. in training steps
+    def hook(m, i, o):
+        if isinstance(m, torch.nn.Conv2d) and torch.is_grad_enabled(): seen.append((o.dtype, o.is_contiguous(memory_format=torch.channels_last)))
+    h = torch.nn.modules.module.register_module_forward_hook(hook)
+    try: res = run_training(d/'data'/'records.csv', cfg, tmp_path/'run', device='cpu')
+    finally: h.remove()
+    assert seen and set(seen) == {(torch.bfloat16, True)}, set(seen)
+    learn = res['learn']
+    assert any(isinstance(c, BF16Autocast) for c in learn.cbs) and any(isinstance(c, ChannelsLast) for c in learn.cbs)
+    preds, _ = learn.get_preds(dl=learn.dls.valid)   # fastai's validation loop under the same callbacks
+    assert preds.dtype == torch.float32 and torch.isfinite(preds).all()
+    hist = pd.read_csv(tmp_path/'run'/'history.csv')
+    assert len(hist) == 2 and np.isfinite(hist.train_loss).all() and np.isfinite(hist.valid_loss).all()
+    assert np.isfinite(res['tiles'][['AOR', 'HR', 'p_flowable']].to_numpy()).all()
+    model, cfg2, _ = load_model(tmp_path/'run'/'model')
+    assert cfg2.precision == 'bf16' and cfg2.memory_format == 'channels_last'
+    # on the CPU the defaults stay fp32 and contiguous
+    plain = make_learner(learn.dls, profile_config('tiny', backbone='resnet18', size=32), 1, tmp_path/'plain')
+    assert not any(isinstance(c, (BF16Autocast, ChannelsLast)) for c in plain.cbs)
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32, not 'fp16'"): TrainConfig(precision='fp16')
