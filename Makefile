@@ -8,8 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONSTRAINTS ?= constraints.txt
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
-# the test run: offline, one thread per process, two pytest workers on the two cores
-TEST_ENV := HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg
+# the test run: one thread per process, two pytest workers on the two cores
+TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 
 .PHONY: reproduce test bench bench-synth bench-train bench-spectra export readme venv
@@ -34,10 +34,10 @@ bench-synth: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(PY) benchmarks/synthetic_throughput.py
 
 bench-train: $(VENV)/.installed
-	HF_HUB_OFFLINE=1 $(PY) benchmarks/training_throughput.py
+	$(PY) benchmarks/training_throughput.py
 
 bench-spectra: $(VENV)/.installed
-	HF_HUB_OFFLINE=1 $(PY) benchmarks/spectra_throughput.py
+	$(PY) benchmarks/spectra_throughput.py
 
 # after editing notebooks: export the library, clean the notebooks, rebuild the README from nbs/index.ipynb
 export: $(VENV)/.installed

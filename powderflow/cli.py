@@ -38,7 +38,7 @@ def _parser():
     r.add_argument('--only', nargs='+', default=None, metavar='NOTEBOOK', help='run only these notebooks (e.g. 05_training 05b_study_grid)')
 
     c = sub.add_parser('convert', help='convert 16-bit tiles to 8 bits by one or more pipelines (resumable)')
-    c.add_argument('src', help='folder of 16-bit TIFF tiles (recursive) or a records CSV with an image_path column')
+    c.add_argument('src', nargs='+', help='16-bit TIFF tiles, folders of them (recursive), or a records CSV with an image_path column')
     c.add_argument('dst', help='output folder (files in DST/METHOD/...) or, with --array, the .npy file')
     c.add_argument('-m', '--methods', nargs='+', default=None, metavar='METHOD', help='pipelines (default: all 12); see `powderflow pipelines`')
     c.add_argument('--format', choices=['tiff', 'png', 'array'], default='tiff', help='8-bit TIFF/PNG files, or one memory-mapped .npy array per method')
@@ -68,7 +68,11 @@ def _parser():
                    ('patience', int), ('weights', str)]:
         t.add_argument(f'--{k}', type=typ, default=None)
     t.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: a GPU if there is one; under accelerate launch, each process its own)')
-    t.add_argument('--pretrained', action='store_true', default=None, help='start from ImageNet weights (local file via --weights)')
+    t.add_argument('--pretrained', action='store_true', default=None,
+                   help='start from ImageNet weights: --weights FILE, else the local cache, else a download if the hub can be reached')
+    t.add_argument('--precision', choices=['auto', 'bf16', 'fp32'], default=None, help='auto (default): bf16 autocast on a GPU, fp32 on the CPU')
+    t.add_argument('--memory-format', choices=['auto', 'channels_last', 'contiguous'], default=None,
+                   help='auto (default): channels_last on a GPU, contiguous on the CPU')
     t.add_argument('--no-mag', action='store_true', help='image only: leave the magnification out (the ablation)')
     t.add_argument('--holdout', nargs='*', default=None, help='powders kept out of training, validation and test')
     t.add_argument('--no-resume', action='store_true', help='start again even if the run folder holds an interrupted run')
@@ -80,7 +84,7 @@ def _parser():
     e.add_argument('--out', default=None, help='folder for predictions and metrics')
 
     q = sub.add_parser('predict', help='predict flowability for 16-bit tiles: a CSV per tile and one per powder')
-    q.add_argument('tiles', nargs='+', help='16-bit TIFF tiles or folders of them')
+    q.add_argument('tiles', nargs='+', help='16-bit TIFF tiles or folders of them (or a shell glob)')
     q.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
     q.add_argument('--magnification', type=float, default=None, help='for tiles whose metadata has none')
     q.add_argument('--powder', default=None, help="the powder's name (default: each tile's folder name)")
@@ -101,12 +105,14 @@ def _convert_cmd(a):
         if dst.suffix == '.npy' and len(methods) > 1: raise ValueError(f'{dst}: one .npy holds one pipeline; give a folder for {len(methods)}')
         for m in methods:
             f = dst if dst.suffix == '.npy' else dst/f'{m}.npy'
-            arr = cv.convert_to_array(a.src, f, m, n_workers=a.workers, overwrite=a.overwrite, strict=not a.keep_going)
+            arr = cv.convert_to_array(_one_or_many(a.src), f, m, n_workers=a.workers, overwrite=a.overwrite, strict=not a.keep_going)
             print(f'{f}: {arr.shape} uint8')
         return
-    df = cv.convert_tiles(a.src, a.dst, a.methods, ext='.' + a.format, n_workers=a.workers, overwrite=a.overwrite, strict=not a.keep_going)
+    df = cv.convert_tiles(_one_or_many(a.src), a.dst, a.methods, ext='.' + a.format, n_workers=a.workers, overwrite=a.overwrite, strict=not a.keep_going)
     print(df.status.str.split(':').str[0].value_counts().to_string())
     print(f'index of outputs: {Path(a.dst)/"conversions.csv"}')
+
+def _one_or_many(src): return src[0] if len(src) == 1 else src   # one folder, CSV or tile; or several (a shell glob)
 
 def _pairs(items):
     "['density=7.9', ...] -> {'density': 7.9}"
@@ -149,7 +155,8 @@ def _train_cmd(a):
     known = {f.name for f in fields(TrainConfig)} | {'records', 'profile', 'out'}
     unknown = set(conf) - known
     if unknown: raise ValueError(f'{a.config}: unknown setting(s) {", ".join(sorted(unknown))}; known: {", ".join(sorted(known))}')
-    over = {k: getattr(a, k) for k in ('backbone', 'method', 'size', 'epochs', 'bs', 'lr', 'seed', 'patience', 'weights', 'pretrained') if getattr(a, k) is not None}
+    over = {k: getattr(a, k) for k in ('backbone', 'method', 'size', 'epochs', 'bs', 'lr', 'seed', 'patience', 'weights', 'pretrained', 'precision',
+                                       'memory_format') if getattr(a, k) is not None}
     if a.no_mag: over['use_mag'] = False
     if a.holdout is not None: over['holdout'] = tuple(a.holdout)
     profile = a.profile or conf.get('profile') or 'quick'   # flag, then config file, then quick
@@ -169,7 +176,8 @@ def _spectra_train_cmd(a):
     "`train --config FILE` for a spectra experiment (the file says `task: spectra`): the file's settings, then the flags"
     from powderflow.spectra import spectra_config, train_spectra
     powder_only = [f for f, v in (('--records', a.records), ('--dataset-root', a.dataset_root), ('--method', a.method), ('--patience', a.patience),
-                                  ('--weights', a.weights), ('--pretrained', a.pretrained), ('--no-mag', a.no_mag), ('--holdout', a.holdout)) if v not in (None, False)]
+                                  ('--weights', a.weights), ('--pretrained', a.pretrained), ('--no-mag', a.no_mag), ('--holdout', a.holdout),
+                                  ('--precision', a.precision), ('--memory-format', a.memory_format)) if v not in (None, False)]
     if powder_only: raise ValueError(f'{a.config}: a spectra experiment does not take {", ".join(powder_only)} (set its data in the file)')
     over = dict(train={k: getattr(a, k) for k in ('epochs', 'size', 'bs', 'lr', 'seed', 'device') if getattr(a, k) is not None})
     if a.profile: over['profile'] = a.profile

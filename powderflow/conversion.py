@@ -362,10 +362,13 @@ def _read_records(src):
         raise ValueError(f'{src}: not a readable CSV ({type(e).__name__}: {str(e).strip()})') from None
 
 def list_tiles(
-    src, # a folder of 16-bit TIFFs (searched recursively) or a records CSV with an `image_path` column
+    src, # a folder of TIFFs (searched recursively), a records CSV with an `image_path` column, a TIFF, or a list of these
 ):
-    "Paths of the 16-bit tiles in `src`, sorted; a CSV's relative paths are taken relative to the CSV's folder"
+    "Paths of the tiles in `src`, a folder's sorted; a CSV's relative paths are taken relative to the CSV's folder"
+    if isinstance(src, (list, tuple)): return list(dict.fromkeys(t for s in src for t in list_tiles(s)))   # in order, once each
     src = Path(src)
+    if not src.exists(): raise FileNotFoundError(f'{src}: no such file or folder')
+    if src.suffix.lower() in TILE_SUFFIXES and src.is_file(): return [src]
     if src.is_dir(): return sorted(p for p in src.rglob('*') if p.suffix.lower() in TILE_SUFFIXES and not p.name.startswith('.'))
     if src.suffix.lower() == '.csv' and src.is_file():
         df = _read_records(src)
@@ -373,7 +376,7 @@ def list_tiles(
         bad = df.index[df['image_path'].isna()]
         if len(bad): raise ValueError(f'{src}: empty image_path in row(s) {", ".join(str(i + 2) for i in bad[:10])}')
         return [p if p.is_absolute() else src.parent/p for p in map(Path, df['image_path'])]
-    raise FileNotFoundError(f'{src}: neither a folder nor a records CSV')
+    raise FileNotFoundError(f'{src}: neither a folder, a records CSV nor a .tif/.tiff tile')
 
 def check_writable(
     folder, # output folder (created if missing)

@@ -14,7 +14,7 @@ from .core import atomic_write
 
 # %% auto #0
 __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_notebooks', 'data_fingerprint', 'device_info',
-           'write_manifest', 'run_study', 'describe', 'write_figures_readme']
+           'write_manifest', 'run_study', 'publish', 'describe', 'write_figures_readme']
 
 # %% ../nbs/95_reproduce.ipynb #5443f251
 STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '03_dataset', '04_model', '05_training', '05b_study_grid',
@@ -94,39 +94,77 @@ def run_study(
     nbs=None, # folder of the notebooks (`find_notebooks`)
     names=STUDY_NOTEBOOKS, # the notebooks to run, in order
     kernel='python3', # Jupyter kernel
-    progress=True, # papermill's per-cell bar
+    progress=None, # papermill's per-cell bar (default: only on a terminal)
 )->dict:
-    "Execute the study's notebooks in order with papermill; figures and tables into `out`, a manifest beside them"
+    "Execute the study's notebooks in order with papermill into the run folder; when all succeed, publish figures and tables into `out`"
     import papermill as pm
     nbs = find_notebooks(nbs, names)
     run = Path(run or f'runs/study-{profile}-seed{seed}').resolve()
     out = Path(out or (run/'figures' if profile == 'tiny' else 'figures')).resolve()
-    for d in (run/'notebooks', out): d.mkdir(parents=True, exist_ok=True)
+    staging = run/'figures'   # what the notebooks write; `out` sees it only when the whole study has run
+    for d in (run/'notebooks', staging): d.mkdir(parents=True, exist_ok=True)
+    progress = sys.stdout.isatty() if progress is None else progress
     data = Path(data).resolve() if data else run/'data'
     params = dict(profile=profile, data_dir=str(data), run_dir=str(run/'work'), out_dir=str(out), backbones=backbones and list(backbones),
                   pipelines=pipelines and list(pipelines), epochs=epochs, size=size, seed=seed, device=device)
     manifest = dict(profile=profile, parameters=params, run=str(run), notebooks_dir=str(nbs), started=datetime.now(timezone.utc).isoformat(timespec='seconds'),
                     command=' '.join(sys.argv), git=_git(nbs, out), device=device_info(device), packages=_versions(), notebooks=[], status='running')
-    t_all = time.time()
+    t_all, started_ns = time.time(), time.time_ns()
     for i, name in enumerate(names, 1):
         src, dst = nbs/f'{name}.ipynb', run/'notebooks'/f'{name}.ipynb'
-        p = {k: v for k, v in params.items() if k in _params_of(src)}
-        print(f'[{i}/{len(names)}] {name} ...', flush=True)
+        p = {k: v for k, v in params.items() if k in _params_of(src)} | ({'out_dir': str(staging)} if 'out_dir' in params else {})
+        print(f'[{i}/{len(names)}] {name} ...', end='\n' if progress else ' ', flush=True)
         t0 = time.time()
-        try: pm.execute_notebook(str(src), str(dst), parameters=p, cwd=str(nbs), kernel_name=kernel, progress_bar=progress)
+        try: _execute(pm, src, dst, p, nbs, kernel, progress)
         except pm.PapermillExecutionError as e:
             manifest['notebooks'].append(dict(name=name, seconds=round(time.time() - t0, 1), status='failed', error=f'{e.ename}: {e.evalue}'))
-            manifest.update(status=f'failed in {name}', total_s=round(time.time() - t_all, 1)); write_manifest(manifest, out)
+            manifest.update(status=f'failed in {name}', total_s=round(time.time() - t_all, 1)); write_manifest(manifest, staging)
+            print('failed', flush=True)
             raise StudyError(f'{name}.ipynb failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  executed notebook, with the error: {dst}\n'
-                             f'  the outputs of the {i - 1} notebook(s) before it are intact in {out}') from None
+                             f'  this run\'s outputs so far, and its manifest: {staging}'
+                             + (f'\n  {out} is as it was: nothing is published before the whole study has run' if out != staging else '')) from None
         manifest['notebooks'].append(dict(name=name, seconds=round(time.time() - t0, 1), status='ok'))
         if data.joinpath('records.csv').exists(): manifest['data'] = dict(path=str(data), fingerprint=data_fingerprint(data))
-        write_manifest(manifest, out)
-        print(f'[{i}/{len(names)}] {name} done in {time.time() - t0:.0f} s', flush=True)
+        write_manifest(manifest, staging)
+        print(f'[{i}/{len(names)}] {name} done in {time.time() - t0:.0f} s' if progress else f'done in {time.time() - t0:.0f} s', flush=True)
     manifest.update(status='finished', total_s=round(time.time() - t_all, 1), finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
-    write_manifest(manifest, out)
-    write_figures_readme(out, manifest)
+    write_manifest(manifest, staging)
+    write_figures_readme(staging, manifest)
+    if out != staging: publish(staging, out, started_ns, complete=set(STUDY_NOTEBOOKS) <= set(names))
     return manifest
+
+def _execute(pm, src, dst, params, cwd, kernel, progress):
+    "papermill on one notebook, its kernel on IPC sockets in a temporary folder (TCP on Windows, which has no IPC transport)"
+    import tempfile
+    from jupyter_client.manager import KernelManager
+    with tempfile.TemporaryDirectory(prefix='powderflow-kernel-') as d:
+        km = KernelManager(kernel_name=kernel, **({} if os.name == 'nt' else dict(transport='ipc', ip=f'{d}/k')))
+        try: pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(cwd), kernel_name=kernel, km=km, progress_bar=progress)
+        finally:
+            if km.has_kernel: km.shutdown_kernel(now=True)
+
+def publish(
+    staging, # the run's figures folder
+    out, # where the study's figures go
+    since_ns=0, # only files written since this time (`time.time_ns()`) are published
+    complete=False, # the run covered every notebook: remove the study files in `out` that it did not write
+)->list:
+    "Copy the files of `staging` written since `since_ns` into `out`, each under a temporary name and then renamed; the index last"
+    staging, out = Path(staging), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fresh = sorted((p for p in staging.iterdir() if p.is_file() and not p.name.startswith('.') and p.stat().st_mtime_ns >= since_ns),
+                   key=lambda p: p.name == 'README.md')
+    for p in fresh:
+        with atomic_write(out/p.name) as f: f.write(p.read_bytes())
+    if complete:
+        names = {p.name for p in fresh}
+        for p in out.iterdir():
+            if p.is_file() and p.name not in names and p.name != 'README.md' and _is_study_file(p.name): p.unlink()
+    return [out/p.name for p in fresh]
+
+def _is_study_file(name):
+    try: describe(name); return True
+    except KeyError: return False
 
 # %% ../nbs/95_reproduce.ipynb #adbe5db2
 FIGURES = {  # file in out/: one line on what it shows

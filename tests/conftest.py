@@ -1,6 +1,6 @@
-"Test settings: offline, one thread, non-interactive plotting; shared fixtures."
+"Test settings: one thread, non-interactive plotting; shared fixtures. Not offline mode: a test of the offline path forces it itself."
 import os
-for k, v in dict(HF_HUB_OFFLINE='1', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', MPLBACKEND='Agg').items(): os.environ.setdefault(k, v)
+for k, v in dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', MPLBACKEND='Agg').items(): os.environ.setdefault(k, v)
 from pathlib import Path
 import pytest, torch
 

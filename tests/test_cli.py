@@ -32,3 +32,25 @@ def test_convert_and_errors(tmp_path):
     r = run('convert', tmp_path/'t', tmp_path/'o2', '-m', 'LS')
     assert r.returncode == 1 and 'bad.tiff: not a readable TIFF' in r.stderr and 'Traceback' not in r.stderr
     assert len(list((tmp_path/'o2'/'LS').glob('*.tiff'))) == 3  # the good ones are there
+
+def test_convert_takes_files_and_globs(tmp_path):
+    "A single tile, several tiles, a glob's expansion: wherever a folder goes. Not a terminal: no progress bar in the output"
+    assert run('demo-tiles', tmp_path/'t', '-n', 3, '--size', 64).returncode == 0
+    tiles = sorted((tmp_path/'t').glob('*.tif*'))
+    r = run('convert', tiles[0], tmp_path/'one', '-m', 'LS')
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in (tmp_path/'one'/'LS').iterdir()] == [tiles[0].name]
+    r = run('convert', *tiles[1:], tmp_path/'two', '-m', 'LS', 'PC', '--workers', 2)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path/'two'/'PC').iterdir()) == [t.name for t in tiles[1:]]
+    assert '\r' not in r.stdout + r.stderr   # a bar is for terminals; this output goes to a pipe
+    r = run('convert', tiles[0], tmp_path/'t'/'missing.tif', tmp_path/'three', '-m', 'LS')
+    assert r.returncode == 1 and 'missing.tif: no such file or folder' in r.stderr and not (tmp_path/'three'/'LS').exists()
+
+def test_commands_print_no_import_warnings(tmp_path):
+    "A user sees warnings about their data, not the FutureWarning fastai's import raises about torch.jit.script"
+    r = run('train', '--help')
+    assert r.returncode == 0 and 'Warning' not in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, '-c', 'import powderflow.learner, powderflow.spectra, powderflow.interpretability'],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and 'FutureWarning' not in r.stderr, r.stderr
