@@ -46,3 +46,16 @@ def test_readme_is_index_notebook():
     nb = nbformat.read(REPO/'nbs'/'index.ipynb', 4)
     text = '\n\n'.join(c.source for c in nb.cells if c.cell_type == 'markdown') + '\n'
     assert (REPO/'README.md').read_text() == text, 'README.md is out of date: run `make readme`'
+
+def test_pinned_versions_install_on_the_oldest_python_the_readme_promises():
+    "constraints.txt is a freeze of one environment; each pin must also install on Python 3.11.0 (a stock Debian 12 has 3.11.2)"
+    from importlib.metadata import distribution, PackageNotFoundError
+    from packaging.specifiers import SpecifierSet
+    pins = dict(l.strip().split('==') for l in (REPO/'constraints.txt').read_text().splitlines() if '==' in l and not l.startswith('#'))
+    bad = []
+    for name, version in pins.items():
+        try: d = distribution(name)
+        except PackageNotFoundError: continue
+        req = d.metadata.get('Requires-Python')
+        if d.version == version and req and '3.11.0' not in SpecifierSet(req): bad.append(f'{name}=={version} needs Python {req}')
+    assert not bad, bad
