@@ -83,10 +83,11 @@ def _parser():
     e.add_argument('--dataset-root', default=None, help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
     e.add_argument('--out', default=None, help='folder for predictions and metrics')
 
-    q = sub.add_parser('predict', help='predict flowability for 16-bit tiles: a CSV per tile and one per powder')
-    q.add_argument('tiles', nargs='+', help='16-bit TIFF tiles or folders of them (or a shell glob)')
+    q = sub.add_parser('predict', help='predict flowability from SEM images: a CSV per tile and one per powder')
+    q.add_argument('tiles', nargs='+', help='SEM images (TIFF or PNG, 16-bit or 8-bit exports), folders of them, or a shell glob')
     q.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
-    q.add_argument('--magnification', type=float, default=None, help='for tiles whose metadata has none')
+    q.add_argument('--magnification', type=float, default=None, help='for images whose metadata gives no scale')
+    q.add_argument('--pixel-size', type=float, default=None, metavar='UM', help='pixel size in um, for images whose metadata gives no scale')
     q.add_argument('--powder', default=None, help="the powder's name (default: each tile's folder name)")
     q.add_argument('--out', default='predictions.csv', help='per-tile CSV; the per-powder one goes beside it (*_powders.csv)')
     q.add_argument('--extra', nargs='*', default=[], metavar='NAME=VALUE', help="values of the model's extra inputs, e.g. density=7.9")
@@ -216,11 +217,15 @@ def main(
             print(metrics_table(m).to_string())
         elif a.cmd == 'predict':
             from powderflow.learner import predict_files
-            tiles, powders = predict_files(a.model, a.tiles, a.magnification, a.powder, extra=_pairs(a.extra))
+            tiles, powders = predict_files(a.model, a.tiles, a.magnification, a.powder, extra=_pairs(a.extra), pixel_size_um=a.pixel_size)
             out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(out, 'w') as f: tiles.to_csv(f, index=False)
             with atomic_write(out.with_name(out.stem + '_powders.csv'), 'w') as f: powders.to_csv(f, index=False)
-            print(powders[['powder_name', 'n_tiles', 'AOR', 'AOR_sd', 'HR', 'HR_sd', 'CI', 'Flow_rate', 'p_flowable', 'carr_class']].round(3).to_string(index=False))
+            cols = ['powder_name', 'n_tiles', 'AOR', 'AOR_sd', 'HR', 'HR_sd', 'CI', 'Flow_rate', 'p_flowable', 'carr_class', 'bit_depth', 'domain_ratio', 'extrapolation']
+            print(powders[[c for c in cols if c in powders.columns]].round(3).to_string(index=False))
+            if 'extrapolation' in powders and powders.extrapolation.any():
+                print(f'extrapolation: {", ".join(powders.powder_name[powders.extrapolation])} lie(s) farther from the training powders than any '
+                      'validation powder did (domain_ratio > 1): treat those predictions as guesses')
             print(f'per tile: {out}; per powder: {out.with_name(out.stem + "_powders.csv")}')
         elif a.cmd == 'pipelines':
             for k, p in cv.PIPELINES.items(): print(f'{k:12s} {p}')

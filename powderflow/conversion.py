@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, tifffile, cv2
 from .core import atomic_write, pixel_size_um, parallel_map
+from .semfiles import tiff_scale, drop_data_bar, complete_scale, MetadataError
 
 # %% auto #0
 __all__ = ['PIPELINES', 'METHODS', 'TILE_SUFFIXES', 'TileError', 'check_tile', 'read_tile', 'write_tile', 'demo_tile',
            'demo_tiles', 'histogram16', 'hist_percentile', 'apply_lut16', 'stretch', 'FullScale', 'MinMaxStretch',
            'PercentileStretch', 'ImageJAuto', 'Gamma', 'LogCurve', 'Clahe', 'Pipeline', 'register_pipeline',
-           'get_pipeline', 'convert', 'plot_pipelines', 'pipeline_stats', 'ConversionError', 'list_tiles',
+           'get_pipeline', 'convert', 'convert8', 'plot_pipelines', 'pipeline_stats', 'ConversionError', 'list_tiles',
            'check_writable', 'remove_stale_temporaries', 'convert_file', 'convert_tiles', 'read_tile8',
            'convert_to_array']
 
@@ -40,31 +41,21 @@ def check_tile(
     return img
 
 # %% ../nbs/01_conversion.ipynb #e79c86ba
-def _tile_meta(tif) -> dict:
-    "Magnification and pixel size (um) from a TIFF's shaped JSON metadata or its resolution tags"
-    meta = dict((tif.shaped_metadata or [{}])[0]) if tif.is_shaped else {}
-    meta.pop('shape', None)
-    tags = tif.pages[0].tags
-    if 'pixel_size_um' not in meta and 'XResolution' in tags and 'ResolutionUnit' in tags:
-        num, den = tags['XResolution'].value
-        um_per_unit = {2: 25400., 3: 10000.}.get(int(tags['ResolutionUnit'].value))  # inch, centimetre
-        if um_per_unit and num > 0: meta['pixel_size_um'] = um_per_unit * den / num
-    return meta
-
 def read_tile(
     path, # a 16-bit greyscale TIFF
     allow_constant=False, # accept a constant image?
 )->tuple[np.ndarray, dict]:
-    "Read one SEM tile: its uint16 pixels and a dict of what the file says about its scale"
+    "Read one SEM tile: its uint16 pixels (information bar removed) and what the file says about its scale (`semfiles`)"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such tile')
     try:
         with tifffile.TiffFile(path) as tif:
             if len(tif.pages) > 1: raise TileError(f'{path}: multi-page TIFF ({len(tif.pages)} pages); expected a single 16-bit page')
-            img, meta = tif.pages[0].asarray(), _tile_meta(tif)
-    except TileError: raise
+            img, meta = tif.pages[0].asarray(), tiff_scale(tif, path)
+    except (TileError, MetadataError) as e: raise TileError(str(e)) from None
     except Exception as e: raise TileError(f'{path}: not a readable TIFF ({type(e).__name__}: {e})') from e
-    return check_tile(img, path, allow_constant), meta
+    img, meta = drop_data_bar(check_tile(img, path, allow_constant), meta, path)
+    return img, complete_scale(meta, img.shape[1], path)
 
 def write_tile(
     path, # destination .tif / .tiff
@@ -291,6 +282,18 @@ def convert(
 ):
     "Convert one 16-bit greyscale image to 8 bits by `method`"
     return get_pipeline(method)(check_tile(img, allow_constant=True))
+
+def convert8(
+    img8, # uint8 image: an SEM's 8-bit export
+    method='LS', # pipeline name or a `Pipeline`
+):
+    "Apply `method` to an 8-bit export: its steps on the 256 levels spread over 0..65535 (x 257); the log curve is refused"
+    p = get_pipeline(method)
+    if any(isinstance(t, LogCurve) for t in p.tones):
+        raise TileError(f'pipeline {method!r} ({p}) is defined on the native 16-bit signal, which an 8-bit export no longer has')
+    img8 = np.asarray(img8)
+    if img8.dtype != np.uint8 or img8.ndim != 2: raise TileError(f'expected an 8-bit greyscale image, got {img8.dtype} of shape {img8.shape}')
+    return p(img8.astype(np.uint16) * 257)
 
 # %% ../nbs/01_conversion.ipynb #0eca2a13
 register_pipeline('Fixed', FullScale())

@@ -35,10 +35,10 @@ from .conversion import METHODS, get_pipeline
 __all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'ORACLE_FEATURES', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig',
            'profile_config', 'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint',
            'RestoreTrackers', 'BF16Autocast', 'make_learner', 'fit', 'predict_tiles', 'powder_predictions',
-           'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'mean_baseline', 'oracle_baseline',
-           'morphometry', 'morphometry_baseline', 'save_model', 'load_model', 'load_weights', 'default_device',
-           'run_training', 'metrics_table', 'study_grid', 'study_model', 'plot_parity', 'plot_history',
-           'write_training_figures', 'evaluate_model', 'predict_files']
+           'powder_means', 'Domain', 'fit_domain', 'regression_metrics', 'classification_metrics',
+           'evaluate_predictions', 'mean_baseline', 'oracle_baseline', 'morphometry', 'morphometry_baseline',
+           'save_model', 'load_model', 'load_weights', 'default_device', 'run_training', 'metrics_table', 'study_grid',
+           'study_model', 'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model', 'predict_files']
 
 # %% ../nbs/05_training.ipynb #75aa3a4d
 LOSS_WEIGHTS = dict(AOR=1.0, HR=1.0, Flow_rate=0.5, flowable=1.0)
@@ -200,20 +200,26 @@ def predict_tiles(
     size=128, # model input side
     bs=64, # batch size
     device=None, # torch device (default: the model's)
+    features=False, # also return each tile's features (the shared trunk's output, what the four heads read)?
 )->pd.DataFrame:
     "One row per record: powder, magnification, predicted AOR, HR, CI, Hall time and probability of flowing"
     device = device or next(model.parameters()).device
     targets = scalers.targets(df) if 'AOR' in df.columns else np.zeros((len(df), len(OUTPUTS)), np.float32)  # labels unknown
     dl = DataLoader(TileDataset(images, np.arange(len(df)), scalers.inputs(df), targets), bs=bs, shuffle=False,
                     device=device, after_batch=BatchAugment(size, train=False))
-    model.eval(); outs = []
-    with torch.no_grad():
-        for x, inp, _ in dl: outs.append(model(x, inp).float().cpu())
+    model.eval(); outs, feats = [], []
+    hook = model.trunk.register_forward_hook(lambda m, i, o: feats.append(o.float().cpu())) if features else None
+    try:
+        with torch.no_grad():
+            for x, inp, _ in dl: outs.append(model(x, inp).float().cpu())
+    finally:
+        if hook: hook.remove()
     z = torch.cat(outs).numpy()
     pred = scalers.decode(z[:, :3])
     pred['CI'] = carr_index(pred.HR.clip(lower=1))
     pred['p_flowable'] = 1 / (1 + np.exp(-z[:, 3]))
-    return pd.concat([df[['powder_name', 'magnification']].reset_index(drop=True), pred[['AOR', 'HR', 'CI', 'Flow_rate', 'p_flowable']]], axis=1)
+    out = pd.concat([df[['powder_name', 'magnification']].reset_index(drop=True), pred[['AOR', 'HR', 'CI', 'Flow_rate', 'p_flowable']]], axis=1)
+    return (out, torch.cat(feats).numpy()) if features else out
 
 PRED_COLS = ('AOR', 'HR', 'CI', 'Flow_rate', 'p_flowable')
 
@@ -224,6 +230,54 @@ def powder_predictions(tiles):  # `predict_tiles` output
     out['flowable'] = out.p_flowable >= 0.5
     out['carr_class'] = flow_class(out.CI.to_numpy())
     return out.reset_index()
+
+# %% ../nbs/05_training.ipynb #b17c4f81
+def powder_means(
+    feats, # (tiles, features)
+    names, # each tile's powder
+)->tuple[list, np.ndarray]:
+    "The powders (sorted) and the mean of their tiles' features"
+    g = pd.DataFrame(np.asarray(feats, np.float64)).groupby(np.asarray(names), sort=True).mean()
+    return g.index.tolist(), g.to_numpy(np.float32)
+
+@dataclass
+class Domain:
+    "Where the training powders lie in the model's feature space, to tell a prediction from an extrapolation"
+    centroids: np.ndarray  # one row per training powder: the mean of its tiles' features
+    scale: np.ndarray      # per feature: its sd over the training powders (distances are in these units)
+    reference: np.ndarray  # distances of the validation powders (never trained on) to their nearest training powder
+
+    @classmethod
+    def fit(cls, train, valid=None):  # training powders' mean features; validation powders' (None: leave one training powder out)
+        "A `Domain` from the mean features of the training and validation powders"
+        train = np.asarray(train, np.float32)
+        d = cls(train, train.std(0) + 1e-3 * (train.std(0).max() + 1e-12), np.zeros(0, np.float32))
+        if valid is not None and len(valid) >= 2: d.reference = d.distance(valid)
+        else: d.reference = np.array([cls(np.delete(train, i, 0), d.scale, d.reference).distance(train[i:i + 1])[0] for i in range(len(train))], np.float32)
+        return d
+
+    def distance(self, x):  # powders' mean features (n, features)
+        "RMS standardised distance of each powder to its nearest training powder"
+        z = (np.asarray(x, np.float32)[:, None, :] - self.centroids[None]) / self.scale
+        return np.sqrt((z ** 2).mean(-1)).min(1)
+
+    def assess(self, names, x)->pd.DataFrame:  # powder names; their mean features
+        "Per powder: distance, its ratio to the largest validation distance, and the extrapolation flag"
+        d = self.distance(x); r = d / max(float(self.reference.max()), 1e-12)
+        return pd.DataFrame(dict(powder_name=names, domain_distance=d.round(4), domain_ratio=r.round(3), extrapolation=r > 1))
+
+    def save(self, path):
+        with atomic_write(path) as f: f.write(save_safetensors({k: torch.as_tensor(np.ascontiguousarray(getattr(self, k))) for k in ('centroids', 'scale', 'reference')}))
+    @classmethod
+    def load(cls, path): return cls(**{k: v.numpy() for k, v in load_file(str(path)).items()})
+
+def fit_domain(model, df, images, scalers, size):  # a trained `PowderNet`; records with a `split`; their images; scalers; input side
+    "The `Domain` of a trained model: the mean features of its training powders, and of its validation powders for reference"
+    means = {}
+    for s in ('train', 'valid'):
+        idx = np.flatnonzero(df.split == s)
+        if len(idx): means[s] = powder_means(predict_tiles(model, df.iloc[idx], images[idx], scalers, size, features=True)[1], df.powder_name.iloc[idx])[1]
+    return Domain.fit(means['train'], means.get('valid'))
 
 # %% ../nbs/05_training.ipynb #3bd4d3a5
 def regression_metrics(y, p):  # true values; predictions
@@ -427,8 +481,10 @@ def run_training(
     save_model(learn.model, cfg, scalers, out/'model')
     with atomic_write(out/'model'/'split.csv', 'w') as f: df[['powder_name', 'split']].drop_duplicates().to_csv(f, index=False)
     test = df[df.split == 'test']
-    tiles = predict_tiles(learn.model, test, images[np.flatnonzero(df.split == 'test')], scalers, cfg.size)
-    per_powder = powder_predictions(tiles)
+    tiles, test_feats = predict_tiles(learn.model, test, images[np.flatnonzero(df.split == 'test')], scalers, cfg.size, features=True)
+    domain = fit_domain(learn.model, df, images, scalers, cfg.size)
+    domain.save(out/'model'/'domain.safetensors')
+    per_powder = powder_predictions(tiles).merge(domain.assess(*powder_means(test_feats, test.powder_name)), on='powder_name')
     truth = _per_powder(test)
     preds = {'model': per_powder, 'mean': mean_baseline(df[df.split == 'train'], test), 'morphometry': morphometry_baseline(df, images)}
     if powders is not None: preds['oracle'] = oracle_baseline(df[df.split == 'train'], test, pd.read_csv(powders) if not isinstance(powders, pd.DataFrame) else powders)
@@ -553,33 +609,51 @@ def _powder_of(tile, given):  # a tile; the file or folder the user gave that co
     while _MAG_FOLDER.match(d.name) and d.parent != d: d = d.parent
     return d.name
 
+def _square_crops(img):  # a 2-D image
+    "Square crops of side min(height, width) that cover `img`, evenly spaced (one for a square tile)"
+    h, w = img.shape; s = min(h, w)
+    ys, xs = (np.linspace(0, n - s, -(-n // s)).round().astype(int) for n in (h, w))
+    return [img[y:y + s, x:x + s] for y in ys for x in xs]
+
 def predict_files(
     model_dir, # a saved model (`save_model`)
-    paths, # 16-bit tiles: files and/or folders (searched recursively)
-    magnification=None, # magnification of tiles whose metadata has none
-    powder=None, # powder name for all tiles (default: see `_powder_of`)
-    cache_dir=None, # image cache (default: a temporary folder)
+    paths, # SEM images: files and/or folders (searched recursively); TIFF or PNG, 16-bit or 8-bit exports
+    magnification=None, # magnification of images whose metadata gives no scale
+    powder=None, # powder name for all images (default: see `_powder_of`)
+    cache_dir=None, # unused (images are converted in memory); kept for callers
     extra=None, # values of the model's extra inputs, e.g. {'density': 7.9}
-):
+    pixel_size_um=None, # pixel size (um) of images whose metadata gives no scale
+)->tuple[pd.DataFrame, pd.DataFrame]:
     "Predict per tile and per powder for new micrographs: returns (tiles DataFrame, powders DataFrame)"
-    import tempfile
-    from powderflow.conversion import list_tiles, read_tile
-    files = [(t, Path(p)) for p in paths for t in (list_tiles(p) if Path(p).is_dir() else [Path(p)])]
-    if not files: raise FileNotFoundError(f'no .tif/.tiff tiles in {", ".join(map(str, paths))}')
+    import cv2
+    from powderflow.conversion import convert8, TileError, check_tile
+    from powderflow.semfiles import read_micrograph, IMAGE_SUFFIXES, MetadataError
+    files = [(t, Path(p)) for p in paths for t in (sorted(q for q in Path(p).rglob('*') if q.suffix.lower() in IMAGE_SUFFIXES
+                                                          and not q.name.startswith('.')) if Path(p).is_dir() else [Path(p)])]
+    if not files: raise FileNotFoundError(f'no .tif/.tiff/.png images in {", ".join(map(str, paths))}')
     model, cfg, scalers = load_model(model_dir)
     extra = dict(extra or {})
     missing = [c for c in scalers.extra_cols if c not in extra]
     if missing: raise RecordError(f'{model_dir}: the model also needs {", ".join(missing)}: give each (e.g. --extra {missing[0]}=VALUE)')
-    rows = []
+    rows, images = [], []
     for f, given in files:
-        _, meta = read_tile(f)
-        mag = meta.get('magnification', magnification)
-        if mag is None: raise RecordError(f'{f}: no magnification in the file; give one (--magnification)')
-        if not float(mag) > 0: raise RecordError(f'{f}: magnification must be positive, not {mag!r}')
-        rows.append(dict(image_path=str(Path(f).absolute()), powder_name=powder or _powder_of(Path(f), given), magnification=float(mag), **extra))
-    df = pd.DataFrame(rows).assign(convert_method=None)
-    with tempfile.TemporaryDirectory() as tmp:
-        images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or tmp, progress=False)
-        tiles = predict_tiles(model, df, np.asarray(images), scalers, cfg.size)
-    tiles.insert(0, 'image_path', df.image_path)
-    return tiles, powder_predictions(tiles.drop(columns='image_path'))
+        try:
+            img, meta = read_micrograph(f, pixel_size_um, magnification)
+            check_tile(img.astype(np.uint16), f)   # not constant
+            img8 = get_pipeline(cfg.method)(img) if img.dtype == np.uint16 else convert8(img, cfg.method)
+        except (TileError, MetadataError, ValueError) as e: raise RecordError(str(e) if str(f) in str(e) else f'{f}: {e}') from None
+        if 'magnification' not in meta: raise RecordError(f'{f}: no scale: the file gives neither a pixel size nor a magnification; '
+                                                          'pass --pixel-size UM or --magnification M')
+        for k, crop in enumerate(_square_crops(img8)):
+            images.append(cv2.resize(crop, (cfg.cache_size,) * 2, interpolation=cv2.INTER_AREA) if crop.shape[0] != cfg.cache_size else crop)
+            rows.append(dict(image_path=str(Path(f).absolute()), crop=k, powder_name=powder or _powder_of(Path(f), given),
+                             magnification=float(meta['magnification']), pixel_size_um=meta.get('pixel_size_um'), bit_depth=meta['bit_depth'],
+                             scale_source=meta.get('scale_source', 'given'), data_bar=meta.get('data_bar', ''), **extra))
+    df = pd.DataFrame(rows)
+    tiles, feats = predict_tiles(model, df, np.stack(images), scalers, cfg.size, features=True)
+    tiles = pd.concat([df[['image_path', 'crop']], tiles, df[['pixel_size_um', 'bit_depth', 'scale_source', 'data_bar']]], axis=1)
+    powders = powder_predictions(tiles.drop(columns=['image_path', 'crop', 'pixel_size_um', 'bit_depth', 'scale_source', 'data_bar']))
+    powders = powders.merge(tiles.groupby('powder_name').bit_depth.agg(lambda b: '/'.join(map(str, sorted(set(b))))).rename('bit_depth').reset_index())
+    if (Path(model_dir)/'domain.safetensors').exists():
+        powders = powders.merge(Domain.load(Path(model_dir)/'domain.safetensors').assess(*powder_means(feats, df.powder_name)), on='powder_name')
+    return tiles, powders

@@ -176,6 +176,8 @@ FIGURES = {  # file in out/: one line on what it shows
     '05_metrics': "the main model's test metrics per tile and per powder, with the mean, morphometry and oracle baselines",
     '05_parity.png': "the main model's predictions against the truth for AOR, HR, CI and Hall time, per powder and per tile",
     '05_training_curves.png': "the main model's training and validation loss per epoch",
+    '05_applicability_domain.png': "how far powders lie from the main model's training powders in its feature space: validation, test and real SEM powders",
+    '05_applicability_domain': "per powder: distance to the nearest training powder, its ratio to the largest validation distance, the extrapolation flag",
     '05b_grid': 'the study grid: per backbone x pipeline, per-powder test metrics',
     '05b_grid.png': 'the study grid as heat maps of AOR R2, HR R2 and flowable F1 (also as SVG)',
     '05b_grid_by_pipeline': 'per pipeline: mean and spread of the key metrics over the backbones',

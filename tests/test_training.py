@@ -1,5 +1,6 @@
 "Training from the command line as a user runs it, on the tiny profile: train, evaluate, predict, and the bad-input rules."
 import json, subprocess, sys
+from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from powderflow.model import BackboneError, PowderNet
 from powderflow.learner import TrainConfig, load_model, load_weights, save_model
@@ -73,7 +74,7 @@ def test_bad_inputs(trained, tmp_path):
     from powderflow.conversion import read_tile
     tifffile.imwrite(tmp_path/'nomag.tiff', read_tile(sorted((d/'data'/'tiles').rglob('*.tiff'))[0])[0])
     r = run('predict', tmp_path/'nomag.tiff', '--model', d/'run'/'model', '--out', tmp_path/'o.csv')
-    assert r.returncode == 1 and 'nomag.tiff: no magnification in the file' in r.stderr
+    assert r.returncode == 1 and 'nomag.tiff: no scale' in r.stderr and '--pixel-size UM or --magnification M' in r.stderr
 
 def test_run_folder_belongs_to_one_run(trained, tmp_path):
     d, _ = trained
@@ -131,3 +132,23 @@ def test_gpu_code_path_runs_on_cpu(trained, tmp_path):
     plain = make_learner(learn.dls, profile_config('tiny', backbone='resnet18', size=32), 1, tmp_path/'plain')
     assert not any(isinstance(c, (BF16Autocast, ChannelsLast)) for c in plain.cbs)
     with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32, not 'fp16'"): TrainConfig(precision='fp16')
+
+REAL = Path(__file__).resolve().parents[2]/'shared'/'real-sem'/'ampis-powder'
+
+@pytest.mark.skipif(not REAL.exists(), reason=f'the real micrographs are not at {REAL}')
+def test_predict_on_real_micrographs(trained, tmp_path):
+    "8-bit PNG exports without a scale: one clear error; with one, predictions that say the input was 8-bit and how far out it lies"
+    d, _ = trained
+    one = sorted(REAL.glob('Sc1*.png'))[:2]
+    r = run('predict', *one, '--model', d/'run'/'model', '--out', tmp_path/'x.csv')
+    assert r.returncode == 1 and f'{one[0].name}: no scale' in r.stderr and '--pixel-size UM or --magnification M' in r.stderr
+    assert not (tmp_path/'x.csv').exists()
+    r = run('predict', *one, '--model', d/'run'/'model', '--pixel-size', 0.25, '--powder', 'Sc1', '--out', tmp_path/'p.csv')
+    assert r.returncode == 0, r.stderr
+    tiles, powders = pd.read_csv(tmp_path/'p.csv'), pd.read_csv(tmp_path/'p_powders.csv')
+    assert len(tiles) == 4 and set(tiles.crop) == {0, 1}   # 1536 x 1024: two square crops per image
+    assert (tiles.bit_depth == 8).all() and (tiles.scale_source == 'given').all() and np.allclose(tiles.pixel_size_um, 0.25)
+    assert np.allclose(tiles.magnification, 127000 / (0.25 * 1536))   # 127 mm / M field width
+    assert powders.powder_name.tolist() == ['Sc1'] and str(powders.bit_depth[0]) == '8'
+    assert {'domain_distance', 'domain_ratio', 'extrapolation'} <= set(powders.columns)
+    assert powders.extrapolation[0] == (powders.domain_ratio[0] > 1)
