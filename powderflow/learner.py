@@ -648,11 +648,13 @@ def predict_files(
             images.append(cv2.resize(crop, (cfg.cache_size,) * 2, interpolation=cv2.INTER_AREA) if crop.shape[0] != cfg.cache_size else crop)
             rows.append(dict(image_path=str(Path(f).absolute()), crop=k, powder_name=powder or _powder_of(Path(f), given),
                              magnification=float(meta['magnification']), pixel_size_um=meta.get('pixel_size_um'), bit_depth=meta['bit_depth'],
-                             scale_source=meta.get('scale_source', 'given'), data_bar=meta.get('data_bar', ''), **extra))
+                             scale_source=meta.get('scale_source', 'given'), scale_warning=meta.get('scale_warning', ''),
+                             data_bar=meta.get('data_bar', ''), **extra))
     df = pd.DataFrame(rows)
     tiles, feats = predict_tiles(model, df, np.stack(images), scalers, cfg.size, features=True)
-    tiles = pd.concat([df[['image_path', 'crop']], tiles, df[['pixel_size_um', 'bit_depth', 'scale_source', 'data_bar']]], axis=1)
-    powders = powder_predictions(tiles.drop(columns=['image_path', 'crop', 'pixel_size_um', 'bit_depth', 'scale_source', 'data_bar']))
+    about = ['pixel_size_um', 'bit_depth', 'scale_source', 'scale_warning', 'data_bar']   # what the files said, per tile
+    tiles = pd.concat([df[['image_path', 'crop']], tiles, df[about]], axis=1)
+    powders = powder_predictions(tiles.drop(columns=['image_path', 'crop', *about]))
     powders = powders.merge(tiles.groupby('powder_name').bit_depth.agg(lambda b: '/'.join(map(str, sorted(set(b))))).rename('bit_depth').reset_index())
     if (Path(model_dir)/'domain.safetensors').exists():
         powders = powders.merge(Domain.load(Path(model_dir)/'domain.safetensors').assess(*powder_means(feats, df.powder_name)), on='powder_name')

@@ -21,6 +21,7 @@ with quiet_dependency_imports():
     from fastai.callback.progress import CSVLogger
 from .learner import EpochSeed, default_device, regression_metrics
 from .data import _rows   # CSV line numbers of the rows a mask selects
+from .metallo import read_metallo, load_metallo_spectra
 
 # %% auto #0
 __all__ = ['FIELD_UM', 'SPECTRA_GRID', 'N_POINTS', 'WAVENUMBERS', 'HV0', 'K_BETA', 'K_HP', 'HV_NOISE', 'SPECIMENS',
@@ -196,8 +197,9 @@ def split_by_specimen(
     df, # records
     train=('1',), # specimens to train on (a share of them validates)
     test=('2',), # specimens to test on
-    valid_pct=0.05, # share of the training spots held out for validation (at least 2)
+    valid_pct=0.05, # share of the training spots (or groups) held out for validation (at least 2 spots, or 1 group)
     seed=0, # seed of that choice
+    groups=None, # per record, a group (e.g. its time point): validation then takes whole groups, never part of one
 )->np.ndarray:
     "Per record 'train', 'valid', 'test' or 'unused' (a specimen in neither list)"
     have = sorted(df.specimen.astype(str).unique())
@@ -210,6 +212,12 @@ def split_by_specimen(
     spec = df.specimen.astype(str).to_numpy()
     split = np.where(np.isin(spec, train), 'train', np.where(np.isin(spec, test), 'test', 'unused')).astype(object)
     tr = np.flatnonzero(split == 'train')
+    if groups is not None:   # whole groups: records that share a label (a time point) are never split between train and valid
+        g = np.asarray(groups).astype(str)[tr]; names = np.unique(g)
+        n_valid = max(1, int(round(valid_pct * len(names))))
+        if n_valid >= len(names): raise SpectraError(f'specimen(s) {", ".join(train)}: {len(names)} groups, too few to hold out {n_valid} for validation')
+        split[tr[np.isin(g, np.random.default_rng(seed).choice(names, n_valid, replace=False))]] = 'valid'
+        return split
     n_valid = max(2, int(round(valid_pct * len(tr))))
     if n_valid >= len(tr): raise SpectraError(f'specimen(s) {", ".join(train)}: {len(tr)} spots, too few to hold out {n_valid} for validation')
     split[np.random.default_rng(seed).choice(tr, n_valid, replace=False)] = 'valid'
@@ -376,7 +384,8 @@ SPECTRA_DEFAULTS = dict(  # every setting of a spectra experiment; None: the pro
     task='spectra',
     profile='tiny',
     out=None,       # run folder (default: runs/spectra-FUSION-MODALITY-seedSEED)
-    data=dict(root=None, target='target', train_specimens=['1'], test_specimens=['2'], valid_pct=0.05, seed=0),   # seed: of the simulated set
+    data=dict(root=None, format='records', target='target', train_specimens=['1'], test_specimens=['2'], valid_pct=0.05,
+              valid_by='spot', seed=0),   # format: records (records.csv) or metallo (Metallo's folders); seed: of the simulated set
     model=dict(fusion='attention', modality='both', backbone='regnety_002', d_model=64, n_heads=4, n_layers=2, image_tokens=4, hidden=128, dropout=0.1),
     train=dict(epochs=None, lr=2e-3, bs=None, size=None, seed=0, device=None, wd=0.01),
     logging=dict(tensorboard=False, wandb=False, wandb_project='powderflow', wandb_mode='offline'),
@@ -493,12 +502,21 @@ def tracking_callbacks(
 def _data(cfg, run):
     "Your records (data.root: a folder with records.csv), or the simulated set of the profile, written beside the run folder"
     d = cfg['data']
-    if d['root'] and not (Path(d['root'])/'records.csv').is_file():
-        raise SpectraError(f"{d['root']}: no records.csv (data.root is a folder of your records; leave it empty for the simulated set)")
-    records = Path(d['root'])/'records.csv' if d['root'] else synth_spectra(Path(run).parent/f"spectra-data-{cfg['profile']}-seed{d['seed']}", cfg['profile'], d['seed'])
-    df = read_spectra_records(records, d['target'])
-    df['split'] = split_by_specimen(df, d['train_specimens'], d['test_specimens'], d['valid_pct'], cfg['train']['seed'])
-    return df, records, load_images(df, cfg['train']['size']), load_spectra(df)
+    if d['format'] not in ('records', 'metallo'): raise SpectraError(f"data: format must be records or metallo, not {d['format']!r}")
+    if d['valid_by'] not in ('spot', 'time_point'): raise SpectraError(f"data: valid_by must be spot or time_point, not {d['valid_by']!r}")
+    if d['format'] == 'metallo':
+        if not d['root']: raise SpectraError('data: format metallo needs data.root, the Metallo folder (ROOT/SLICE/TIME_POINT/)')
+        records, df = Path(d['root']), read_metallo(d['root'])
+    else:
+        if d['root'] and not (Path(d['root'])/'records.csv').is_file():
+            raise SpectraError(f"{d['root']}: no records.csv (data.root is a folder of your records; leave it empty for the simulated set)")
+        records = Path(d['root'])/'records.csv' if d['root'] else synth_spectra(Path(run).parent/f"spectra-data-{cfg['profile']}-seed{d['seed']}", cfg['profile'], d['seed'])
+        df = read_spectra_records(records, d['target'])
+    if d['valid_by'] == 'time_point' and 'time_point' not in df: raise SpectraError(f'{records}: valid_by time_point needs a time_point column')
+    groups = df.specimen.astype(str) + '/' + df.time_point.astype(str) if d['valid_by'] == 'time_point' else None
+    df['split'] = split_by_specimen(df, d['train_specimens'], d['test_specimens'], d['valid_pct'], cfg['train']['seed'], groups)
+    spectra = load_metallo_spectra(df) if d['format'] == 'metallo' else load_spectra(df)
+    return df, records, load_images(df, cfg['train']['size']), spectra
 
 def train_spectra(
     cfg, # `spectra_config` output (or a file / dict for it)

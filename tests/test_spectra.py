@@ -125,3 +125,30 @@ def test_config_precedence(tmp_path):
     c = spectra_config(f, profile='tiny', train=dict(epochs=2))
     assert (c['train']['epochs'], c['train']['size'], c['train']['bs']) == (2, 64, 8)
     with pytest.raises(SpectraError, match="task must be 'spectra'"): spectra_config(dict(task='powder'))
+
+def test_metallo_layout_trains_end_to_end(tmp_path):
+    "A folder in Metallo's layout, from `powderflow train --config` to a saved model and test predictions on slice 3"
+    import yaml
+    from powderflow.metallo import demo_metallo
+    root = demo_metallo(tmp_path/'metallo', slices=('1', '2', '3'), time_points=('0', '5', '10'), size=32)
+    cfg = yaml.safe_load((ROOT/'configs'/'spectra_metallo.yaml').read_text())
+    cfg['data']['root'] = str(root); cfg['out'] = str(tmp_path/'run')
+    (tmp_path/'m.yaml').write_text(yaml.safe_dump(cfg))
+    r = subprocess.run([sys.executable, '-m', 'powderflow', 'train', '--config', str(tmp_path/'m.yaml'), '--profile', 'tiny', '--epochs', '2'],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    pred = pd.read_csv(tmp_path/'run'/'predictions.csv', dtype={'specimen': str})
+    assert len(pred) == 3 * 32 and set(pred.specimen) == {'3'} and np.isfinite(pred.pred).all()
+    assert (tmp_path/'run'/'model'/'model.safetensors').exists()
+    # validation by time point takes whole time points of the training slices
+    from powderflow.spectra import spectra_config, _data
+    c = spectra_config(tmp_path/'m.yaml', profile='tiny')
+    df = _data(c, tmp_path/'run')[0]
+    v = df[df.split == 'valid']
+    assert len(v) == 32 and v.time_point.nunique() == 1 and not df[(df.split == 'train')].record_id.str.startswith(v.record_id.iloc[0].rsplit('/', 1)[0] + '/').any()
+    # bad layout: one error naming the file
+    np.save(root/'2'/'5'/'spectrum.npy', np.zeros((768, 1599), np.float32))
+    r = subprocess.run([sys.executable, '-m', 'powderflow', 'train', '--config', str(tmp_path/'m.yaml'), '--profile', 'tiny', '--out', str(tmp_path/'r2')],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1 and 'spectrum.npy: spectra of shape (768, 1599)' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path/'r2').exists()
