@@ -325,6 +325,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'powderflow.semfiles.magnification_from_pixel_size': ( 'sem_files.html#magnification_from_pixel_size',
                                                                                             'powderflow/semfiles.py'),
                                      'powderflow.semfiles.read_micrograph': ('sem_files.html#read_micrograph', 'powderflow/semfiles.py'),
+                                     'powderflow.semfiles.sidecar_scale': ('sem_files.html#sidecar_scale', 'powderflow/semfiles.py'),
                                      'powderflow.semfiles.tiff_scale': ('sem_files.html#tiff_scale', 'powderflow/semfiles.py'),
                                      'powderflow.semfiles.zeiss_scale': ('sem_files.html#zeiss_scale', 'powderflow/semfiles.py')},
             'powderflow.spectra': { 'powderflow.spectra.GridSpectraEncoder': ('spectra.html#gridspectraencoder', 'powderflow/spectra.py'),
