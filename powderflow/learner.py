@@ -620,13 +620,12 @@ def predict_files(
     paths, # SEM images: files and/or folders (searched recursively); TIFF or PNG, 16-bit or 8-bit exports
     magnification=None, # magnification of images whose metadata gives no scale
     powder=None, # powder name for all images (default: see `_powder_of`)
-    cache_dir=None, # unused (images are converted in memory); kept for callers
     extra=None, # values of the model's extra inputs, e.g. {'density': 7.9}
     pixel_size_um=None, # pixel size (um) of images whose metadata gives no scale
 )->tuple[pd.DataFrame, pd.DataFrame]:
     "Predict per tile and per powder for new micrographs: returns (tiles DataFrame, powders DataFrame)"
     import cv2
-    from powderflow.conversion import convert8, TileError, check_tile
+    from powderflow.conversion import convert8, TileError
     from powderflow.semfiles import read_micrograph, IMAGE_SUFFIXES, MetadataError
     files = [(t, Path(p)) for p in paths for t in (sorted(q for q in Path(p).rglob('*') if q.suffix.lower() in IMAGE_SUFFIXES
                                                           and not q.name.startswith('.')) if Path(p).is_dir() else [Path(p)])]
@@ -639,7 +638,7 @@ def predict_files(
     for f, given in files:
         try:
             img, meta = read_micrograph(f, pixel_size_um, magnification)
-            check_tile(img.astype(np.uint16), f)   # not constant
+            if img.min() == img.max(): raise RecordError(f'{f}: constant image (every pixel is {img.flat[0]}): nothing to see')
             img8 = get_pipeline(cfg.method)(img) if img.dtype == np.uint16 else convert8(img, cfg.method)
         except (TileError, MetadataError, ValueError) as e: raise RecordError(str(e) if str(f) in str(e) else f'{f}: {e}') from None
         if 'magnification' not in meta: raise RecordError(f'{f}: no scale: the file gives neither a pixel size nor a magnification; '

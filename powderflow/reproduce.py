@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 import pandas as pd
 import powderflow
-from .core import atomic_write
+from .core import atomic_write, progress_bars
 
 # %% auto #0
 __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_notebooks', 'data_fingerprint', 'device_info',
@@ -94,7 +94,7 @@ def run_study(
     nbs=None, # folder of the notebooks (`find_notebooks`)
     names=STUDY_NOTEBOOKS, # the notebooks to run, in order
     kernel='python3', # Jupyter kernel
-    progress=None, # papermill's per-cell bar (default: only on a terminal)
+    progress=None, # papermill's per-cell bar (default: `progress_bars`, on a terminal or in a notebook)
 )->dict:
     "Execute the study's notebooks in order with papermill into the run folder; when all succeed, publish figures and tables into `out`"
     import papermill as pm
@@ -103,7 +103,7 @@ def run_study(
     out = Path(out or (run/'figures' if profile == 'tiny' else 'figures')).resolve()
     staging = run/'figures'   # what the notebooks write; `out` sees it only when the whole study has run
     for d in (run/'notebooks', staging): d.mkdir(parents=True, exist_ok=True)
-    progress = sys.stdout.isatty() if progress is None else progress
+    progress = progress_bars() if progress is None else progress
     data = Path(data).resolve() if data else run/'data'
     params = dict(profile=profile, data_dir=str(data), run_dir=str(run/'work'), out_dir=str(out), backbones=backbones and list(backbones),
                   pipelines=pipelines and list(pipelines), epochs=epochs, size=size, seed=seed, device=device)

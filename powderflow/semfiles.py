@@ -208,7 +208,7 @@ def read_micrograph(
             with tifffile.TiffFile(path) as tif:
                 if len(tif.pages) > 1: raise ValueError(f'{path}: multi-page TIFF ({len(tif.pages)} pages); expected a single page')
                 img, meta = tif.pages[0].asarray(), tiff_scale(tif, path)
-        except (ValueError, MetadataError): raise
+        except ValueError: raise   # ours, MetadataError included
         except Exception as e: raise ValueError(f'{path}: not a readable TIFF ({type(e).__name__}: {e})') from e
     elif path.suffix.lower() == '.png':
         img, meta = cv2.imread(str(path), cv2.IMREAD_UNCHANGED), sidecar_scale(path)
@@ -219,8 +219,8 @@ def read_micrograph(
     if img.dtype not in (np.uint8, np.uint16) or img.ndim != 2:
         raise ValueError(f'{path}: {img.dtype} image of shape {img.shape}; expected 8 or 16-bit unsigned greyscale')
     img, meta = drop_data_bar(img, meta, path)
-    for k, v in (('pixel_size_um', pixel_size_um), ('magnification', magnification)):
-        if k not in meta and 'pixel_size_um' not in meta and v is not None:
-            meta[k], meta['scale_source'] = _positive(v, path, k), 'given'
+    if 'pixel_size_um' not in meta and 'magnification' not in meta:   # the caller's scale, only where the file gives none
+        k, v = ('pixel_size_um', pixel_size_um) if pixel_size_um is not None else ('magnification', magnification)
+        if v is not None: meta[k], meta['scale_source'] = _positive(v, path, k), 'given'
     meta['bit_depth'] = 8 * img.dtype.itemsize
     return img, complete_scale(meta, img.shape[1], path)
