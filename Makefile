@@ -12,7 +12,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 
-.PHONY: reproduce test bench bench-synth bench-train bench-spectra export readme venv
+.PHONY: reproduce test bench bench-synth bench-train bench-spectra bench-morphology export readme venv
 
 venv: $(VENV)/.installed
 
@@ -38,6 +38,9 @@ bench-train: $(VENV)/.installed
 
 bench-spectra: $(VENV)/.installed
 	$(PY) benchmarks/spectra_throughput.py
+
+bench-morphology: $(VENV)/.installed
+	OMP_NUM_THREADS=1 $(PY) benchmarks/morphology_throughput.py
 
 # after editing notebooks: export the library, clean the notebooks, rebuild the README from nbs/index.ipynb
 export: $(VENV)/.installed

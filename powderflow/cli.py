@@ -92,6 +92,15 @@ def _parser():
     q.add_argument('--out', default='predictions.csv', help='per-tile CSV; the per-powder one goes beside it (*_powders.csv)')
     q.add_argument('--extra', nargs='*', default=[], metavar='NAME=VALUE', help="values of the model's extra inputs, e.g. density=7.9")
 
+    m = sub.add_parser('morphology', help='particle size and shape from SEM images: label images, particles.csv, powders.csv, figures')
+    m.add_argument('images', nargs='+', help='SEM images (TIFF or PNG, 16-bit or 8-bit), folders of them, or globs')
+    m.add_argument('--out', required=True, help='output folder')
+    scale = m.add_mutually_exclusive_group()
+    scale.add_argument('--pixel-size', default=None, metavar='UM', help='pixel size in um, for images whose metadata gives no scale')
+    scale.add_argument('--magnification', default=None, metavar='M', help='magnification, for images whose metadata gives no scale')
+    m.add_argument('--powder', default=None, help="one powder name for all images (default: each image's folder name)")
+    m.add_argument('--no-figures', action='store_true', help='skip the figure per powder')
+
     d = sub.add_parser('demo-tiles', help='write the small built-in set of 16-bit demo tiles')
     d.add_argument('dst', help='output folder')
     d.add_argument('-n', type=int, default=6, help='number of tiles (default: 6)')
@@ -227,6 +236,14 @@ def main(
                 print(f'extrapolation: {", ".join(powders.powder_name[powders.extrapolation])} lie(s) farther from the training powders than any '
                       'validation powder did (domain_ratio > 1): treat those predictions as guesses')
             print(f'per tile: {out}; per powder: {out.with_name(out.stem + "_powders.csv")}')
+        elif a.cmd == 'morphology':
+            from powderflow.morphology import morphology_files
+            parts, pows = morphology_files(a.images, a.out, a.pixel_size, a.magnification, a.powder, figures=not a.no_figures)
+            cols = ['powder_name', 'n_images', 'n_particles', 'n_border', 'unit', 'D10', 'D50', 'D50_lo', 'D50_hi', 'D90', 'span', 'Dv50',
+                    'circularity_mean', 'aspect_mean', 'satellites_mean']
+            print(pows[[c for c in cols if c in pows.columns]].round(3).to_string(index=False))
+            print(f'{len(parts)} particles in {parts.image.nunique()} images; {Path(a.out)/"particles.csv"}, {Path(a.out)/"powders.csv"}, '
+                  f'label images in {Path(a.out)/"labels"}')
         elif a.cmd == 'pipelines':
             for k, p in cv.PIPELINES.items(): print(f'{k:12s} {p}')
         elif a.cmd == 'demo-tiles':

@@ -36,9 +36,9 @@ __all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'ORACLE_FEATURES', 
            'profile_config', 'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint',
            'RestoreTrackers', 'BF16Autocast', 'make_learner', 'fit', 'predict_tiles', 'powder_predictions',
            'powder_means', 'Domain', 'fit_domain', 'regression_metrics', 'classification_metrics',
-           'evaluate_predictions', 'mean_baseline', 'oracle_baseline', 'morphometry', 'morphometry_baseline',
-           'save_model', 'load_model', 'load_weights', 'default_device', 'run_training', 'metrics_table', 'study_grid',
-           'study_model', 'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model', 'predict_files']
+           'evaluate_predictions', 'mean_baseline', 'oracle_baseline', 'morphometry_baseline', 'save_model',
+           'load_model', 'load_weights', 'default_device', 'run_training', 'metrics_table', 'study_grid', 'study_model',
+           'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model', 'predict_files']
 
 # %% ../nbs/05_training.ipynb #75aa3a4d
 LOSS_WEIGHTS = dict(AOR=1.0, HR=1.0, Flow_rate=0.5, flowable=1.0)
@@ -347,33 +347,17 @@ def oracle_baseline(train, test, powders):  # training and test records; the sim
     tr, te = _per_powder(train), sorted(test.powder_name.unique())
     return pd.concat([pd.DataFrame(dict(powder_name=te)), _fit_predict(feats(tr.powder_name), tr, feats(te))], axis=1)
 
-def morphometry(img8, px_um):  # an 8-bit tile; its pixel size (um)
-    "Classical particle statistics of one tile: coverage, log median equivalent diameter (um), solidity, eccentricity, count per 100 um2"
-    from skimage import filters, measure
-    import cv2
-    sm = cv2.GaussianBlur(img8, (0, 0), 1.0)
-    mask = sm > filters.threshold_otsu(sm) if sm.max() > sm.min() else np.zeros_like(sm, bool)
-    props = [r for r in measure.regionprops(measure.label(mask)) if r.area >= 9]
-    if not props: return dict(coverage=mask.mean(), log_d_um=np.nan, solidity=np.nan, eccentricity=np.nan, count_per_100um2=0.)
-    return dict(coverage=mask.mean(), log_d_um=np.log(np.median([r.equivalent_diameter_area for r in props]) * px_um),
-                solidity=np.mean([r.solidity for r in props]), eccentricity=np.mean([r.eccentricity for r in props]),
-                count_per_100um2=100 * len(props) / (mask.size * px_um ** 2))
-
-def morphometry_baseline(df, images):  # records with a `split` column, in the order of `images`; their cached images
-    "Per test powder: regression on per-powder averages of classical particle statistics, fitted on the training powders"
-    px = _cached_pixel_size(df, images)
-    f = pd.DataFrame([morphometry(np.asarray(images[i]), px[i]) for i in range(len(df))]).fillna(0)
-    f['powder_name'], f['split'] = df.powder_name.to_numpy(), df.split.to_numpy()
-    ftr, fte = (f[f.split == s].drop(columns='split').groupby('powder_name').mean() for s in ('train', 'test'))
-    tr = _per_powder(df[df.split == 'train']).set_index('powder_name').loc[ftr.index].reset_index()
-    return pd.concat([pd.DataFrame(dict(powder_name=fte.index)), _fit_predict(ftr.to_numpy(), tr, fte.to_numpy())], axis=1)
-
-def _cached_pixel_size(df, imgs):
-    "Pixel size (um) of each cached image: the tile's own, scaled by the resize at caching"
-    native = df.pixel_size_um.to_numpy(float) if 'pixel_size_um' in df.columns else np.asarray(pixel_size_um(df.magnification.to_numpy(float), 1024))
-    index = Path(f'{imgs.filename}.json') if getattr(imgs, 'filename', None) else None   # the cache's index knows the tiles' size
-    tile_w = json.loads(index.read_text())['tile_shape'][1] if index and index.exists() else imgs.shape[-1]
-    return native * tile_w / imgs.shape[-1]
+def morphometry_baseline(df, cache_dir=None):  # records with a `split` column; where to keep the tiles' measurements
+    "Per test powder: ridge / logistic regression on the powder's particle size and shape distributions (`morphology`), fitted on the training powders"
+    from powderflow.morphology import measure_tiles, powder_features
+    parts, imgs = measure_tiles(df.image_path, cache_dir)
+    powder = dict(zip(df.image_path.astype(str), df.powder_name))
+    f = powder_features(parts.assign(powder_name=parts.image.map(powder)), imgs.assign(powder_name=imgs.image.map(powder)))
+    tr_names, te_names = sorted(df.powder_name[df.split == 'train'].unique()), sorted(df.powder_name[df.split == 'test'].unique())
+    ftr, fte = f.loc[tr_names], f.loc[te_names]
+    fill = ftr.median().fillna(0)   # a powder without a whole particle in any tile: the training powders' median
+    tr = _per_powder(df[df.split == 'train']).set_index('powder_name').loc[tr_names].reset_index()
+    return pd.concat([pd.DataFrame(dict(powder_name=te_names)), _fit_predict(ftr.fillna(fill).to_numpy(), tr, fte.fillna(fill).to_numpy())], axis=1)
 
 # %% ../nbs/05_training.ipynb #475ab951
 def save_model(model, cfg: TrainConfig, scalers: Scalers, folder):  # trained `PowderNet`; its config; its scalers; destination
@@ -486,7 +470,8 @@ def run_training(
     domain.save(out/'model'/'domain.safetensors')
     per_powder = powder_predictions(tiles).merge(domain.assess(*powder_means(test_feats, test.powder_name)), on='powder_name')
     truth = _per_powder(test)
-    preds = {'model': per_powder, 'mean': mean_baseline(df[df.split == 'train'], test), 'morphometry': morphometry_baseline(df, images)}
+    preds = {'model': per_powder, 'mean': mean_baseline(df[df.split == 'train'], test),
+             'morphometry': morphometry_baseline(df, cache_dir or out.parent/'cache')}
     if powders is not None: preds['oracle'] = oracle_baseline(df[df.split == 'train'], test, pd.read_csv(powders) if not isinstance(powders, pd.DataFrame) else powders)
     metrics = pd.concat([evaluate_predictions(tiles, truth, 'model', 'tile')] + [evaluate_predictions(p, truth, k, 'powder') for k, p in preds.items()])
     for name, tab in [('tile_predictions', tiles), ('powder_predictions', per_powder), ('metrics', metrics)]:
@@ -598,17 +583,6 @@ def evaluate_model(model_dir, records, out=None, cache_dir=None, split='test'): 
             with atomic_write(out/f'{name}.csv', 'w') as f: tab.to_csv(f, index=False)
     return metrics
 
-_MAG_FOLDER = re.compile(r'^\d+(\.\d+)?\s*(x|k|kx)$', re.I)  # '500x', '1k', '1.5k': a magnification, not a powder
-
-def _powder_of(tile, given):  # a tile; the file or folder the user gave that contains it
-    "A tile's powder: its top folder under the folder given (or that folder itself), else the file's folder, skipping magnification folders"
-    if given.is_dir():
-        rel = tile.relative_to(given).parts
-        return rel[0] if len(rel) > 1 and not _MAG_FOLDER.match(rel[0]) else given.name
-    d = tile.parent
-    while _MAG_FOLDER.match(d.name) and d.parent != d: d = d.parent
-    return d.name
-
 def _square_crops(img):  # a 2-D image
     "Square crops of side min(height, width) that cover `img`, evenly spaced (one for a square tile)"
     h, w = img.shape; s = min(h, w)
@@ -619,17 +593,15 @@ def predict_files(
     model_dir, # a saved model (`save_model`)
     paths, # SEM images: files and/or folders (searched recursively); TIFF or PNG, 16-bit or 8-bit exports
     magnification=None, # magnification of images whose metadata gives no scale
-    powder=None, # powder name for all images (default: see `_powder_of`)
+    powder=None, # powder name for all images (default: see `powder_of`)
     extra=None, # values of the model's extra inputs, e.g. {'density': 7.9}
     pixel_size_um=None, # pixel size (um) of images whose metadata gives no scale
 )->tuple[pd.DataFrame, pd.DataFrame]:
     "Predict per tile and per powder for new micrographs: returns (tiles DataFrame, powders DataFrame)"
     import cv2
     from powderflow.conversion import convert8, TileError
-    from powderflow.semfiles import read_micrograph, IMAGE_SUFFIXES, MetadataError
-    files = [(t, Path(p)) for p in paths for t in (sorted(q for q in Path(p).rglob('*') if q.suffix.lower() in IMAGE_SUFFIXES
-                                                          and not q.name.startswith('.')) if Path(p).is_dir() else [Path(p)])]
-    if not files: raise FileNotFoundError(f'no .tif/.tiff/.png images in {", ".join(map(str, paths))}')
+    from powderflow.semfiles import read_micrograph, image_files, powder_of, MetadataError
+    files = image_files(paths)
     model, cfg, scalers = load_model(model_dir)
     extra = dict(extra or {})
     missing = [c for c in scalers.extra_cols if c not in extra]
@@ -645,7 +617,7 @@ def predict_files(
                                                           'pass --pixel-size UM or --magnification M')
         for k, crop in enumerate(_square_crops(img8)):
             images.append(cv2.resize(crop, (cfg.cache_size,) * 2, interpolation=cv2.INTER_AREA) if crop.shape[0] != cfg.cache_size else crop)
-            rows.append(dict(image_path=str(Path(f).absolute()), crop=k, powder_name=powder or _powder_of(Path(f), given),
+            rows.append(dict(image_path=str(Path(f).absolute()), crop=k, powder_name=powder or powder_of(f, given),
                              magnification=float(meta['magnification']), pixel_size_um=meta.get('pixel_size_um'), bit_depth=meta['bit_depth'],
                              scale_source=meta.get('scale_source', 'given'), scale_warning=meta.get('scale_warning', ''),
                              data_bar=meta.get('data_bar', ''), **extra))

@@ -17,7 +17,7 @@ __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_noteboo
            'write_manifest', 'run_study', 'publish', 'describe', 'write_figures_readme']
 
 # %% ../nbs/95_reproduce.ipynb #5443f251
-STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '03_dataset', '04_model', '05_training', '05b_study_grid',
+STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model', '05_training', '05b_study_grid',
                    '06_robustness', '07_interpretability', '08_out_of_sample', '09_spectra')  # in the order they run
 
 class StudyError(RuntimeError):
@@ -173,6 +173,11 @@ FIGURES = {  # file in out/: one line on what it shows
     '02_synthetic_labels.png': 'the simulated powders: AOR against HR by production route and flowability, next to the real ranges',
     '02_synthetic_gallery.png': 'rendered SEM tiles, one per production route',
     '02_synthetic_labels': "the simulated powders' label facts against those of the 38 real powders of the seed study",
+    '02a_simulated_check': 'particle segmentation against the simulator\'s exact masks, per production route: instance F1, median IoU, D50 error',
+    '02a_simulated_shape_correlation': "powder-mean measured shape (circularity, aspect, roughness, satellites) against the simulator's true descriptors (Spearman)",
+    '02a_real_check': 'particle segmentation against hand-drawn outlines on real SEM micrographs: F1, precision, recall, median-diameter ratio, KS, satellites',
+    '02a_real_vs_simulated': 'per field, real micrographs against simulated gas-atomised tiles: particles, coverage, circularity, aspect, satellites',
+    '02a_real_vs_simulated.png': 'real against simulated: segmentations, grey-level histograms, power spectra, circularity and satellite distributions',
     '05_metrics': "the main model's test metrics per tile and per powder, with the mean, morphometry and oracle baselines",
     '05_parity.png': "the main model's predictions against the truth for AOR, HR, CI and Hall time, per powder and per tile",
     '05_training_curves.png': "the main model's training and validation loss per epoch",

@@ -10,9 +10,9 @@ import numpy as np, tifffile, cv2
 from .core import SEM_REFERENCE_WIDTH_MM
 
 # %% auto #0
-__all__ = ['SCALE_TOLERANCE', 'MAX_PIXEL_SIZE_UM', 'IMAGE_SUFFIXES', 'MetadataError', 'magnification_from_pixel_size',
-           'fei_scale', 'zeiss_scale', 'sidecar_scale', 'tiff_scale', 'complete_scale', 'detect_data_bar',
-           'drop_data_bar', 'read_micrograph']
+__all__ = ['SCALE_TOLERANCE', 'MAX_PIXEL_SIZE_UM', 'IMAGE_SUFFIXES', 'MAGNIFICATION_FOLDER', 'MetadataError',
+           'magnification_from_pixel_size', 'fei_scale', 'zeiss_scale', 'sidecar_scale', 'tiff_scale', 'complete_scale',
+           'detect_data_bar', 'drop_data_bar', 'image_files', 'powder_of', 'read_micrograph']
 
 # %% ../nbs/01a_sem_files.ipynb #b3960829
 SCALE_TOLERANCE = 0.05   # relative disagreement between two statements of the scale that is reported
@@ -185,6 +185,36 @@ def drop_data_bar(
 
 # %% ../nbs/01a_sem_files.ipynb #a6c9640d
 IMAGE_SUFFIXES = ('.tif', '.tiff', '.png')
+MAGNIFICATION_FOLDER = re.compile(r'^\d+(\.\d+)?\s*(x|k|kx)$', re.I)  # '500x', '1k', '1.5k': a magnification, not a powder
+
+def image_files(
+    paths, # files, folders (searched recursively) and glob patterns, as a user types them
+)->list[tuple[Path, Path]]:
+    "Each image (.tif, .tiff, .png) once, in order, with the path the user gave that led to it; a folder's sorted"
+    found = []
+    for given in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
+        if given.is_dir(): found += [(q, given) for q in sorted(given.rglob('*')) if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith('.')]
+        elif given.exists(): found.append((given, given))
+        elif any(ch in str(given) for ch in '*?['):
+            import glob
+            found += [(Path(q), Path(q)) for q in sorted(glob.glob(str(given), recursive=True)) if Path(q).suffix.lower() in IMAGE_SUFFIXES]
+        else: raise FileNotFoundError(f'{given}: no such file or folder')
+    files = list(dict((f, (f, g)) for f, g in found).values())
+    if not files: raise FileNotFoundError(f'no .tif/.tiff/.png images in {", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}')
+    return files
+
+def powder_of(
+    image, # an image file
+    given, # the file or folder the user gave that led to it
+)->str:
+    "An image's powder: its top folder under the folder given (or that folder itself), else the file's folder; magnification folders skipped"
+    image, given = Path(image), Path(given)
+    if given.is_dir():
+        rel = image.relative_to(given).parts
+        return rel[0] if len(rel) > 1 and not MAGNIFICATION_FOLDER.match(rel[0]) else given.name
+    d = image.parent
+    while MAGNIFICATION_FOLDER.match(d.name) and d.parent != d: d = d.parent
+    return d.name
 
 def _grey(img, path):
     "A 2-D image from greyscale, or from RGB(A) whose colour channels are equal (grey saved as colour); else a `ValueError`"

@@ -280,12 +280,12 @@ def _outline(route, sphericity, theta, rng):
 def _box(cy, cx, ext, size):
     return max(int(cy) - ext, 0), min(int(cy) + ext + 1, size), max(int(cx) - ext, 0), min(int(cx) + ext + 1, size)
 
-def _particle(Z, mask, cy, cx, r, p, rng):
-    "Draw one particle (and its satellites) into the height map `Z` and the particle mask"
-    size = Z.shape[0]
+def _particle(Z, mask, cy, cx, r, p, rng, labels=None, pid=0):
+    "Draw one particle (and its satellites) into the height map `Z`, the particle mask and (where on top) its id into `labels`"
+    size, n_sat = Z.shape[0], 0
     ext = int(r * math.sqrt(p.aspect) * (3.0 if p.route == 'milled' else 2.1)) + 2  # milled outlines reach 2.9 r
     y0, y1, x0, x1 = _box(cy, cx, ext, size)
-    if y0 >= y1 or x0 >= x1: return
+    if y0 >= y1 or x0 >= x1: return 0
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     dy, dx = yy - cy, xx - cx
     rot, s = rng.uniform(0, np.pi), math.sqrt(p.aspect)
@@ -293,11 +293,12 @@ def _particle(Z, mask, cy, cx, r, p, rng):
     rho = np.hypot(u, v) / r
     edge = _outline(p.route, p.sphericity, np.arctan2(v, u), rng)
     inside = rho < edge
-    if not inside.any(): return
+    if not inside.any(): return 0
     dome = np.sqrt(np.clip(1 - (rho / edge) ** 2, 0, 1))
     if p.route == 'flake': h = r * (0.1 + 0.1 * dome) + rng.normal(0, 0.25) * dx + rng.normal(0, 0.25) * dy  # a tilted plate
     else: h = r * dome
     z = np.where(inside, rng.uniform(0, 0.4) * r + h, 0).astype(np.float32)
+    if labels is not None: labels[y0:y1, x0:x1][inside & (z > Z[y0:y1, x0:x1])] = pid   # the particle on top owns the pixel
     np.maximum(Z[y0:y1, x0:x1], z, out=Z[y0:y1, x0:x1]); mask[y0:y1, x0:x1] |= inside
     for _ in range(rng.poisson(6 * p.satellites) if r > 4 else 0):  # satellites on the rim
         a, rs = rng.uniform(0, 2 * np.pi), r * rng.uniform(0.08, 0.2)
@@ -307,7 +308,11 @@ def _particle(Z, mask, cy, cx, r, p, rng):
         yy, xx = np.mgrid[sy0:sy1, sx0:sx1].astype(np.float32)
         q = 1 - ((yy - sy) ** 2 + (xx - sx) ** 2) / rs ** 2
         zs = np.where(q > 0, 0.5 * r + rs * np.sqrt(np.clip(q, 0, 1)), 0).astype(np.float32)
+        if labels is not None:   # a satellite is part of its particle (as annotators outline them); counted apart
+            on_top = (q > 0) & (zs > Z[sy0:sy1, sx0:sx1])
+            labels[sy0:sy1, sx0:sx1][on_top] = pid; n_sat += bool(on_top.any())
         np.maximum(Z[sy0:sy1, sx0:sx1], zs, out=Z[sy0:sy1, sx0:sx1]); mask[sy0:sy1, sx0:sx1] |= q > 0
+    return n_sat
 
 def render_tile(
     p: Powder, # the powder
@@ -317,8 +322,13 @@ def render_tile(
     coverage=None, # fraction of the field covered by particles (default: random 0.4-0.75)
     frame_px=FRAME_PX, # width of the full micrograph in pixels, which sets the pixel size
     max_particles=2000, # at most this many particles are drawn
+    instances=False, # return the particles' instance labels instead of the boolean mask
+    tries=8, # positions tried per particle for one that overlaps the particles before it by at most `max_overlap`
+    max_overlap=0.25, # depth of overlap allowed, as a share of the smaller particle's diameter (tries=1: a Boolean model)
 ):
-    "Render one 16-bit SEM tile of powder `p`: returns (uint16 image, boolean particle mask, metadata)"
+    """Render one 16-bit SEM tile of powder `p`: returns (uint16 image, boolean particle mask, metadata); with `instances`, the
+    mask is an int32 label image (0: substrate; the particle on top owns a pixel; satellites belong to their particle) and
+    the metadata's `satellites` maps each label to the satellites drawn on it"""
     if size < 8: raise SynthError(f'tile size must be at least 8 pixels, not {size}')
     if magnification <= 0: raise SynthError(f'magnification must be positive, not {magnification}')
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -330,8 +340,19 @@ def render_tile(
         if area >= target or len(chosen) >= max_particles: break
         chosen.append(d); area += math.pi * d ** 2 / 4 * (size / (size + d)) ** 2
     Z, mask = np.zeros((size, size), np.float32), np.zeros((size, size), bool)
-    for d in chosen:
-        if d >= 1.5: _particle(Z, mask, *rng.uniform(-d / 2, size + d / 2, 2), d / 2, p, rng)
+    labels, satellites = (np.zeros((size, size), np.int32), {}) if instances else (None, None)
+    placed = np.zeros((len(chosen), 3))   # centre y, x and diameter of each particle drawn so far
+    for n, d in enumerate(chosen):
+        if d < 1.5: continue
+        for t in range(tries):   # a powder dispersed on a stub: particles touch and overlap a little, they do not interpenetrate
+            yx = rng.uniform(-d / 2, size + d / 2, 2)
+            depth = (d + placed[:n, 2]) / 2 - np.hypot(*(placed[:n, :2] - yx).T)
+            worst = (depth / np.minimum(d, placed[:n, 2]).clip(1e-9)).max(initial=0)
+            if t == 0 or worst < best[0]: best = (worst, yx)
+            if worst <= max_overlap: break
+        placed[n] = (*best[1], d)
+        n_sat = _particle(Z, mask, *best[1], d / 2, p, rng, labels, len(satellites or ()) + 1)
+        if instances: satellites[len(satellites) + 1] = n_sat
     if p.roughness > 0:  # asperities about 0.4 um across and up to 0.5 um high, whatever the magnification
         sigma_px = float(np.clip(ROUGHNESS_SCALE_UM / px, 0.7, 8))
         noise = cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), sigma_px) * sigma_px
@@ -342,7 +363,10 @@ def render_tile(
     signal = cv2.GaussianBlur(np.where(mask, se_yield, substrate).astype(np.float32), (0, 0), rng.uniform(0.6, 1.0))
     electrons = rng.poisson(signal * rng.uniform(15, 60)) + rng.normal(0, 2, signal.shape)
     img = np.clip(rng.uniform(1500, 20000) + rng.uniform(30, 150) * electrons, 0, 65535).astype(np.uint16)
-    return img, mask, dict(magnification=int(magnification), pixel_size_um=px, powder=p.name)
+    meta = dict(magnification=int(magnification), pixel_size_um=px, powder=p.name)
+    if not instances: return img, mask, meta
+    present = np.unique(labels)[1:]   # particles hidden by others, or outside the tile, are dropped; ids stay as drawn
+    return img, labels, meta | dict(satellites={int(i): satellites[int(i)] for i in present})
 
 # %% ../nbs/02_synthetic.ipynb #d231397d
 def gallery(powders, size=256, seed=0, mags=MAGNIFICATIONS):  # powders (`default_powders`); tile side; seed; magnifications
@@ -376,7 +400,7 @@ PROFILES = {  # profile: powders (None: all), magnifications per powder (None: a
     'quick': dict(n_powders=None, max_mags=None, tiles_per_mag=8, size=256),
     'full':  dict(n_powders=None, max_mags=None, tiles_per_mag=120, size=512),
 }
-GENERATOR_VERSION = 1  # bump when the simulator's output changes for the same parameters
+GENERATOR_VERSION = 2  # bump when the simulator's output changes for the same parameters (2: particles placed with limited overlap)
 
 def mag_label(magnification):  # e.g. 500
     "The seed study's folder name of a magnification: 500 -> '0.5k', 1000 -> '1k', 1500 -> '1.5k'"
