@@ -263,6 +263,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                   'powderflow/morphology.py'),
                                        'powderflow.morphology._calipers': ('morphology.html#_calipers', 'powderflow/morphology.py'),
                                        'powderflow.morphology._check_scale': ('morphology.html#_check_scale', 'powderflow/morphology.py'),
+                                       'powderflow.morphology._matched_pairs': ( 'morphology.html#_matched_pairs',
+                                                                                 'powderflow/morphology.py'),
                                        'powderflow.morphology._smooth_outline': ( 'morphology.html#_smooth_outline',
                                                                                   'powderflow/morphology.py'),
                                        'powderflow.morphology._write_labels': ('morphology.html#_write_labels', 'powderflow/morphology.py'),
