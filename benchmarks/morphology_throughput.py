@@ -55,6 +55,7 @@ def main(n=24, size=1024, real='../shared/real-sem/ampis-powder'):
         print(f'{len(reals)} real micrographs of 1536 x 1024: powderflow {1000 / a:.0f} ms per image, plain scikit-image {1000 / b:.0f} ms')
     else: print(f'{real}: not here, real micrographs not timed')
     with tempfile.TemporaryDirectory() as d:
+        (Path(d)/'tiles'/'powder').mkdir(parents=True)
         for i, (_, img, meta) in enumerate(data * max(1, 200 // n)):
             write_tile(Path(d)/'tiles'/'powder'/f't{i:04d}.tif', img, meta['magnification'], meta['pixel_size_um'])
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -93,8 +93,8 @@ def test_real_annotated_f1_floor(real_check):
     assert ((real_check.matched_ed_ratio - 1).abs() <= 0.10).all(), real_check[['image', 'matched_ed_ratio']]
 
 @needs_real
-@pytest.mark.xfail(strict=True, reason='not met: the whole particles found have a median diameter 22-43 % above the annotation '
-                   '(small particles peeking from behind larger ones are merged into them); kept as the floor to reach')
+@pytest.mark.xfail(strict=True, reason='not met: the whole particles found have a median diameter up to 24 % above the annotation (3 of 4 images) '
+                   '(small particles peeking from behind larger ones are still merged into them); kept as the floor to reach')
 def test_real_annotated_median_diameter_floor(real_check):
     "Floor: the median equivalent diameter of the whole particles within 10 % of the annotation's, on each image"
     assert ((real_check.median_ed_ratio - 1).abs() <= 0.10).all(), real_check[['image', 'median_ed_ratio']]
