@@ -477,7 +477,8 @@ def run_training(
     for name, tab in [('tile_predictions', tiles), ('powder_predictions', per_powder), ('metrics', metrics)]:
         with atomic_write(out/f'{name}.csv', 'w') as f: tab.to_csv(f, index=False)
     if not finished: _mark_finished(out, train_s)
-    return dict(learn=learn, cfg=cfg, df=df, images=images, scalers=scalers, tiles=tiles, powders=per_powder, truth=truth, metrics=metrics, train_s=train_s)
+    return dict(learn=learn, cfg=cfg, df=df, images=images, scalers=scalers, tiles=tiles, powders=per_powder, truth=truth, metrics=metrics, train_s=train_s,
+                baselines={k: p for k, p in preds.items() if k != 'model'})
 
 def metrics_table(metrics, keys=(('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('CI', 'MAE'), ('Flow_rate', 'MAPE'), ('flowable', 'F1'), ('flowable', 'ROC_AUC'), ('carr_class', 'accuracy'))):
     "A compact wide table: one row per model and level, a column per (target, metric)"

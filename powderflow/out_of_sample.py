@@ -39,8 +39,8 @@ def holdout_report(res, records):  # `run_training` result with the held-out pow
 
 # %% ../nbs/08_out_of_sample.ipynb #6a8bd870
 def crossvalidate(records, cfg, out, k=5, powders=None, resume=True, device=None):  # records; TrainConfig; run folder; folds; powders.csv (oracle); resume runs?; device
-    "k-fold cross-validation by powder: pooled per-powder predictions and metrics (model and baselines)"
-    preds = []
+    "k-fold cross-validation by powder: pooled per-powder predictions, and metrics of the model and of each baseline on the same folds"
+    preds, baselines = [], {}
     for i, fold in enumerate(kfold_by_powder(records, k, cfg.seed)):
         split = fold.copy()
         train = records[fold == 'train']
@@ -48,8 +48,10 @@ def crossvalidate(records, cfg, out, k=5, powders=None, resume=True, device=None
         split[train.index] = np.where(inner == 'valid', 'valid', 'train')
         res = run_training(records, cfg, Path(out)/f'fold{i}', powders=powders, split=split, resume=resume, device=device)
         preds.append(res['powders'].assign(fold=i))
-    pooled = pd.concat(preds, ignore_index=True)
-    return pooled, evaluate_predictions(pooled, _per_powder(records), f'{cfg.backbone} {k}-fold', 'powder')
+        for name, p in res['baselines'].items(): baselines.setdefault(name, []).append(p.assign(fold=i))
+    pooled, truth = pd.concat(preds, ignore_index=True), _per_powder(records)
+    return pooled, pd.concat([evaluate_predictions(pooled, truth, f'{cfg.backbone} {k}-fold', 'powder')] +
+                             [evaluate_predictions(pd.concat(p, ignore_index=True), truth, f'{name} {k}-fold', 'powder') for name, p in baselines.items()])
 
 # %% ../nbs/08_out_of_sample.ipynb #3ce1db71
 def random_tile_split(records, valid_pct=0.15, test_pct=0.2, seed=0):  # records; shares; seed
