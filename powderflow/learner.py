@@ -4,13 +4,13 @@
 
 # %% ../nbs/05_training.ipynb #6f2e5650
 from __future__ import annotations
-import contextlib, hashlib, json, os, random, re, time
+import contextlib, hashlib, json, os, random, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from torch import nn
-from .core import (atomic_write, carr_index, flow_class, save_figure, seed_everything, pixel_size_um, progress_bars,
+from .core import (atomic_write, carr_index, flow_class, save_figure, seed_everything, progress_bars,
                              quiet_dependency_imports)
 with quiet_dependency_imports():
     from fastai.learner import Learner

@@ -344,11 +344,12 @@ def render_tile(
     placed = np.zeros((len(chosen), 3))   # centre y, x and diameter of each particle drawn so far
     for n, d in enumerate(chosen):
         if d < 1.5: continue
-        for t in range(tries):   # a powder dispersed on a stub: particles touch and overlap a little, they do not interpenetrate
+        best = (np.inf, None)
+        for _ in range(tries):   # a powder dispersed on a stub: particles touch and overlap a little, they do not interpenetrate
             yx = rng.uniform(-d / 2, size + d / 2, 2)
             depth = (d + placed[:n, 2]) / 2 - np.hypot(*(placed[:n, :2] - yx).T)
             worst = (depth / np.minimum(d, placed[:n, 2]).clip(1e-9)).max(initial=0)
-            if t == 0 or worst < best[0]: best = (worst, yx)
+            if worst < best[0]: best = (worst, yx)
             if worst <= max_overlap: break
         placed[n] = (*best[1], d)
         n_sat = _particle(Z, mask, *best[1], d / 2, p, rng, labels, len(satellites or ()) + 1)

@@ -1,5 +1,5 @@
 "`powderflow morphology` as a user runs it, and the segmentation against ground truth (simulated masks, real hand outlines)."
-import json, subprocess
+
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, tifffile, cv2
 from conftest import REPO
