@@ -120,10 +120,10 @@ def kfold_by_powder(df, k=5, seed=0):  # records; folds; seed of the shuffle
     "k folds over powders (stratified by class): a list of k Series, each marking one fold 'test' and the rest 'train'"
     rng = np.random.default_rng(seed)
     powders = df.drop_duplicates('powder_name').set_index('powder_name').flowable
-    fold = {}
-    for cls in (True, False):
+    fold, j = {}, 0
+    for cls in (True, False):   # one deal over both classes: the folds differ in size by one powder at most
         names = sorted(powders.index[powders == cls])
-        for j, i in enumerate(rng.permutation(len(names))): fold[names[i]] = j % k
+        for i in rng.permutation(len(names)): fold[names[i]] = j % k; j += 1
     f = df.powder_name.map(fold)
     return [pd.Series(np.where(f == i, 'test', 'train'), index=df.index, name='split') for i in range(k)]
 

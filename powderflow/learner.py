@@ -30,15 +30,15 @@ from .data import (Scalers, cache_images, powder_dataloaders, read_records, spli
                              BatchAugment, RecordError)
 from .model import PowderNet, powder_splitter, BackboneError, OUTPUTS, SEED_BACKBONES, check_backbone
 from .conversion import METHODS, get_pipeline
+from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, morphometry_baseline, powder_labels,
+                                   regression_metrics, classification_metrics)
 
 # %% auto #0
-__all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'ORACLE_FEATURES', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig',
-           'profile_config', 'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint',
-           'RestoreTrackers', 'BF16Autocast', 'make_learner', 'fit', 'predict_tiles', 'powder_predictions',
-           'powder_means', 'Domain', 'fit_domain', 'regression_metrics', 'classification_metrics',
-           'evaluate_predictions', 'mean_baseline', 'oracle_baseline', 'morphometry_baseline', 'save_model',
-           'load_model', 'load_weights', 'default_device', 'run_training', 'metrics_table', 'study_grid', 'study_model',
-           'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model', 'predict_files']
+__all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig', 'profile_config',
+           'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint', 'RestoreTrackers', 'BF16Autocast',
+           'make_learner', 'fit', 'predict_tiles', 'powder_predictions', 'powder_means', 'Domain', 'fit_domain',
+           'save_model', 'load_model', 'load_weights', 'default_device', 'run_training', 'metrics_table', 'study_grid',
+           'study_model', 'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model', 'predict_files']
 
 # %% ../nbs/05_training.ipynb #75aa3a4d
 LOSS_WEIGHTS = dict(AOR=1.0, HR=1.0, Flow_rate=0.5, flowable=1.0)
@@ -279,86 +279,6 @@ def fit_domain(model, df, images, scalers, size):  # a trained `PowderNet`; reco
         if len(idx): means[s] = powder_means(predict_tiles(model, df.iloc[idx], images[idx], scalers, size, features=True)[1], df.powder_name.iloc[idx])[1]
     return Domain.fit(means['train'], means.get('valid'))
 
-# %% ../nbs/05_training.ipynb #3bd4d3a5
-def regression_metrics(y, p):  # true values; predictions
-    "MAE, RMSE, R2, MAPE (%) and median absolute error"
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    ok = ~(np.isnan(y) | np.isnan(p)); y, p = y[ok], p[ok]
-    if not len(y): return dict(MAE=np.nan, RMSE=np.nan, R2=np.nan, MAPE=np.nan, MedAE=np.nan, n=0)
-    e = p - y
-    ss = ((y - y.mean()) ** 2).sum()
-    return dict(MAE=np.abs(e).mean(), RMSE=np.sqrt((e ** 2).mean()), R2=1 - (e ** 2).sum() / ss if ss > 0 else np.nan,
-                MAPE=100 * np.abs(e / y).mean(), MedAE=np.median(np.abs(e)), n=len(y))
-
-def classification_metrics(y, p):  # true classes (bool); predicted probabilities
-    "Accuracy, precision, recall, F1 (at p >= 0.5), Brier score, ROC-AUC and PR-AUC"
-    from sklearn import metrics as skm
-    y, p = np.asarray(y, bool), np.asarray(p, float)
-    c = p >= 0.5
-    two = len(np.unique(y)) == 2
-    return dict(accuracy=skm.accuracy_score(y, c), precision=skm.precision_score(y, c, zero_division=0),
-                recall=skm.recall_score(y, c, zero_division=0), F1=skm.f1_score(y, c, zero_division=0), Brier=np.mean((p - y) ** 2),
-                ROC_AUC=skm.roc_auc_score(y, p) if two else np.nan, PR_AUC=skm.average_precision_score(y, p) if two else np.nan, n=len(y))
-
-def evaluate_predictions(pred, truth, model='model', level='powder'):  # predictions (per tile or powder); the true labels per powder; names
-    "Long table of metrics: model, level, target, metric, value"
-    t = truth.set_index('powder_name').loc[pred.powder_name]
-    rows = []
-    for target in ('AOR', 'HR', 'CI', 'Flow_rate'):
-        y = t[target].to_numpy(float)
-        if target == 'Flow_rate': y = np.where(t.flowable, y, np.nan)
-        rows += [(target, k, v) for k, v in regression_metrics(y, pred[target]).items()]
-    rows += [('flowable', k, v) for k, v in classification_metrics(t.flowable, pred.p_flowable).items()]
-    rows.append(('carr_class', 'accuracy', float(np.mean(flow_class(carr_index(t.HR.to_numpy())) == flow_class(pred.CI.to_numpy())))))
-    return pd.DataFrame(rows, columns=['target', 'metric', 'value']).assign(model=model, level=level)[['model', 'level', 'target', 'metric', 'value']]
-
-# %% ../nbs/05_training.ipynb #93848b3f
-ORACLE_FEATURES = ('d10_um', 'd50_um', 'd90_um', 'sigma', 'density', 'sphericity', 'aspect', 'satellites', 'roughness')
-
-def _per_powder(df): return df.groupby('powder_name')[['AOR', 'HR', 'CI', 'Flow_rate', 'flowable']].first().reset_index()
-
-def _fit_predict(Xtr, ytab, Xte):
-    "Ridge for AOR, HR, ln Hall (flowable powders only); logistic regression for flowable; standardised features"
-    from sklearn.linear_model import RidgeCV, LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    out = {}
-    for col, y, rows in [('AOR', ytab.AOR, slice(None)), ('HR', ytab.HR, slice(None)),
-                         ('Flow_rate', np.log(ytab.Flow_rate), ytab.flowable.to_numpy())]:
-        r = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 20))).fit(Xtr[rows], np.asarray(y)[rows])
-        out[col] = r.predict(Xte)
-    out['Flow_rate'] = np.exp(out['Flow_rate'])
-    if ytab.flowable.nunique() == 2: out['p_flowable'] = make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(Xtr, ytab.flowable).predict_proba(Xte)[:, 1]
-    else: out['p_flowable'] = np.full(len(Xte), float(ytab.flowable.iloc[0]))
-    out['CI'] = carr_index(np.clip(out['HR'], 1, None))
-    return pd.DataFrame(out)
-
-def mean_baseline(train, test):  # training and test records
-    "Per test powder: the training powders' mean of each target"
-    tr = _per_powder(train)
-    pred = pd.DataFrame(dict(powder_name=sorted(test.powder_name.unique())))
-    for c in ('AOR', 'HR'): pred[c] = tr[c].mean()
-    pred['CI'], pred['Flow_rate'], pred['p_flowable'] = carr_index(tr.HR.mean()), np.exp(np.log(tr.Flow_rate).mean()), tr.flowable.mean()
-    return pred
-
-def oracle_baseline(train, test, powders):  # training and test records; the simulator's powders.csv
-    "Per test powder: regression on the simulator's true descriptors"
-    feats = lambda names: np.column_stack([np.log(powders.set_index('name').loc[names, c]) if c.endswith('_um') else powders.set_index('name').loc[names, c] for c in ORACLE_FEATURES])
-    tr, te = _per_powder(train), sorted(test.powder_name.unique())
-    return pd.concat([pd.DataFrame(dict(powder_name=te)), _fit_predict(feats(tr.powder_name), tr, feats(te))], axis=1)
-
-def morphometry_baseline(df, cache_dir=None):  # records with a `split` column; where to keep the tiles' measurements
-    "Per test powder: ridge / logistic regression on the powder's particle size and shape distributions (`morphology`), fitted on the training powders"
-    from powderflow.morphology import measure_tiles, powder_features
-    parts, imgs = measure_tiles(df.image_path, cache_dir)
-    powder = dict(zip(df.image_path.astype(str), df.powder_name))
-    f = powder_features(parts.assign(powder_name=parts.image.map(powder)), imgs.assign(powder_name=imgs.image.map(powder)))
-    tr_names, te_names = sorted(df.powder_name[df.split == 'train'].unique()), sorted(df.powder_name[df.split == 'test'].unique())
-    ftr, fte = f.loc[tr_names], f.loc[te_names]
-    fill = ftr.median().fillna(0)   # a powder without a whole particle in any tile: the training powders' median
-    tr = _per_powder(df[df.split == 'train']).set_index('powder_name').loc[tr_names].reset_index()
-    return pd.concat([pd.DataFrame(dict(powder_name=te_names)), _fit_predict(ftr.fillna(fill).to_numpy(), tr, fte.fillna(fill).to_numpy())], axis=1)
-
 # %% ../nbs/05_training.ipynb #475ab951
 def save_model(model, cfg: TrainConfig, scalers: Scalers, folder):  # trained `PowderNet`; its config; its scalers; destination
     "Write `model.safetensors` and `config.json` to `folder` (each atomically)"
@@ -469,7 +389,7 @@ def run_training(
     domain = fit_domain(learn.model, df, images, scalers, cfg.size)
     domain.save(out/'model'/'domain.safetensors')
     per_powder = powder_predictions(tiles).merge(domain.assess(*powder_means(test_feats, test.powder_name)), on='powder_name')
-    truth = _per_powder(test)
+    truth = powder_labels(test)
     preds = {'model': per_powder, 'mean': mean_baseline(df[df.split == 'train'], test),
              'morphometry': morphometry_baseline(df, cache_dir or out.parent/'cache')}
     if powders is not None: preds['oracle'] = oracle_baseline(df[df.split == 'train'], test, pd.read_csv(powders) if not isinstance(powders, pd.DataFrame) else powders)
@@ -576,7 +496,7 @@ def evaluate_model(model_dir, records, out=None, cache_dir=None, split='test'): 
     df = df.reset_index(drop=True)
     images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or Path(model_dir).parent/'cache', progress=False)
     tiles = predict_tiles(model, df, images, scalers, cfg.size)
-    per, truth = powder_predictions(tiles), _per_powder(df)
+    per, truth = powder_predictions(tiles), powder_labels(df)
     metrics = pd.concat([evaluate_predictions(tiles, truth, 'model', 'tile'), evaluate_predictions(per, truth, 'model', 'powder')])
     if out:
         out = Path(out); out.mkdir(parents=True, exist_ok=True)

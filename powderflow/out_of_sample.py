@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import atomic_write, save_figure
 from .data import read_records, split_by_powder, kfold_by_powder
-from .learner import profile_config, run_training, evaluate_predictions, metrics_table, predict_tiles, powder_predictions, _per_powder
+from .learner import profile_config, run_training, metrics_table, predict_tiles, powder_predictions
+from .evaluation import evaluate_predictions, powder_labels
 
 # %% auto #0
 __all__ = ['default_holdout', 'holdout_report', 'crossvalidate', 'random_tile_split', 'leakage_comparison',
@@ -27,7 +28,7 @@ def holdout_report(res, records):  # `run_training` result with the held-out pow
     "Per held-out powder: prediction (mean, sd), truth, Carr class, and the truth's percentile among training powders"
     df = res['df']; idx = np.flatnonzero(df.split == 'holdout')
     per = powder_predictions(predict_tiles(res['learn'].model, df.iloc[idx], res['images'][idx], res['scalers'], res['cfg'].size))
-    truth, train = _per_powder(df.iloc[idx]).set_index('powder_name'), _per_powder(df[df.split == 'train'])
+    truth, train = powder_labels(df.iloc[idx]).set_index('powder_name'), powder_labels(df[df.split == 'train'])
     rows = []
     for _, r in per.iterrows():
         t = truth.loc[r.powder_name]
@@ -49,7 +50,7 @@ def crossvalidate(records, cfg, out, k=5, powders=None, resume=True, device=None
         res = run_training(records, cfg, Path(out)/f'fold{i}', powders=powders, split=split, resume=resume, device=device)
         preds.append(res['powders'].assign(fold=i))
         for name, p in res['baselines'].items(): baselines.setdefault(name, []).append(p.assign(fold=i))
-    pooled, truth = pd.concat(preds, ignore_index=True), _per_powder(records)
+    pooled, truth = pd.concat(preds, ignore_index=True), powder_labels(records)
     return pooled, pd.concat([evaluate_predictions(pooled, truth, f'{cfg.backbone} {k}-fold', 'powder')] +
                              [evaluate_predictions(pd.concat(p, ignore_index=True), truth, f'{name} {k}-fold', 'powder') for name, p in baselines.items()])
 

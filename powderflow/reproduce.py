@@ -14,10 +14,11 @@ from .core import atomic_write, progress_bars
 
 # %% auto #0
 __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_notebooks', 'data_fingerprint', 'device_info',
-           'write_manifest', 'run_study', 'publish', 'describe', 'write_figures_readme']
+           'cpu_model', 'write_manifest', 'run_study', 'publish', 'describe', 'write_figures_readme']
 
 # %% ../nbs/95_reproduce.ipynb #5443f251
-STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model', '05_training', '05b_study_grid',
+STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model', '04a_pretraining', '05_training',
+                   '05a_evaluation', '05b_study_grid',
                    '06_robustness', '07_interpretability', '08_out_of_sample', '09_spectra')  # in the order they run
 
 class StudyError(RuntimeError):
@@ -65,11 +66,20 @@ def _git(cwd, out=None):  # a folder in the checkout; the figures folder (its ow
     return dict(commit=head.stdout.strip(), dirty=bool(git('status', '--porcelain', '--untracked-files=no', '--', str(Path(cwd).resolve().parent), *skip).stdout.strip()))
 
 def device_info(device=None):  # 'cpu', 'cuda', ... or None (a GPU if there is one)
-    "What the study runs on: the device, its name, CPU cores and torch threads"
+    "What the study runs on: the device, its name, the CPU's model and the kernels torch picks for it, CPU cores and torch threads"
     import torch
     dev = torch.device(device) if device else torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else (platform.processor() or platform.machine())
-    return dict(device=str(dev), name=name, cpu_cores=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform())
+    return dict(device=str(dev), name=name, cpu_model=cpu_model(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                cpu_cores=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform())
+
+def cpu_model()->str:
+    "The CPU's model name (Linux: /proc/cpuinfo; elsewhere what `platform` knows)"
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine()
 
 # %% ../nbs/95_reproduce.ipynb #16c3e3f1
 def _params_of(nb):
@@ -173,12 +183,19 @@ FIGURES = {  # file in out/: one line on what it shows
     '02_synthetic_labels.png': 'the simulated powders: AOR against HR by production route and flowability, next to the real ranges',
     '02_synthetic_gallery.png': 'rendered SEM tiles, one per production route',
     '02_synthetic_labels': "the simulated powders' label facts against those of the 38 real powders of the seed study",
+    '02_label_variance': "the label model's variance decomposition: the share of AOR, HR and ln Hall variance that each descriptor explains",
     '02a_simulated_check': 'particle segmentation against the simulator\'s exact masks, per production route: instance F1, median IoU, D50 error',
     '02a_simulated_shape_correlation': "powder-mean measured shape (circularity, aspect, roughness, satellites) against the simulator's true descriptors (Spearman)",
     '02a_real_check': 'particle segmentation against hand-drawn outlines on real SEM micrographs: F1, precision, recall, median-diameter ratio, KS, satellites',
     '02a_real_vs_simulated': 'per field, real micrographs against simulated gas-atomised tiles (generators 1 and 2): particles, coverage, touching share, circularity, aspect, satellites',
     '02a_real_vs_simulated.png': 'real against simulated: segmentations, grey-level histograms, power spectra, circularity and aspect distributions',
-    '05_metrics': "the main model's test metrics per tile and per powder, with the mean, morphometry and oracle baselines",
+    '04a_pretraining_check': "the pretrained backbone's descriptors on the benchmark's tiles against the truth: correlation per tile and per powder",
+    '05_cv_predictions': 'the headline: every model\'s per-powder predictions under 5-fold x 3-repeat cross-validation by powder (one row per repeat, fold, powder, model)',
+    '05_cv_metrics': 'the headline table: per model, AOR and HR R2 and MAE, Hall MAPE, flowable ROC-AUC and Brier, with 95 % bootstrap intervals over powders',
+    '05_cv_metrics_long': 'the headline metrics in long form (value, lo, hi)',
+    '05_cv_differences': 'the pretrained CNN minus each other model, per metric, paired on the same powders, with 95 % bootstrap intervals',
+    '05_cv_parity.png': 'cross-validated predictions (mean over repeats) against the truth per powder: AOR, HR and the flowable probability',
+    '05_metrics': "the main end-to-end model's test metrics on one split (7 test powders at quick), per tile and per powder, with its baselines: a quick look, not the headline",
     '05_parity.png': "the main model's predictions against the truth for AOR, HR, CI and Hall time, per powder and per tile",
     '05_training_curves.png': "the main model's training and validation loss per epoch",
     '05_applicability_domain.png': "how far powders lie from the main model's training powders in its feature space: validation, test and real SEM powders",

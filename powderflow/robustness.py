@@ -9,7 +9,8 @@ import numpy as np, pandas as pd, cv2
 from .core import atomic_write, save_figure
 from .conversion import read_tile, get_pipeline, METHODS
 from .data import read_records
-from .learner import load_model, predict_tiles, powder_predictions, evaluate_predictions, _per_powder
+from .learner import load_model, predict_tiles, powder_predictions
+from .evaluation import evaluate_predictions, powder_labels
 
 # %% auto #0
 __all__ = ['DEGRADATIONS', 'KEY_METRICS', 'gaussian_noise', 'dose_reduction', 'blur', 'gamma_shift', 'jpeg', 'png_roundtrip',
@@ -83,7 +84,7 @@ def prepared_images(df, method, cache_size, degradation=None, severity=0, seed=0
 def robustness_curves(model_dir, records, degradations=None, seed=0):  # a saved model; its test records; DEGRADATIONS keys; seed
     "Per-powder metrics of the model at every severity of every degradation (long table)"
     model, cfg, scalers = load_model(model_dir)
-    truth, rows = _per_powder(records), []
+    truth, rows = powder_labels(records), []
     for name in degradations or DEGRADATIONS:
         for sev in DEGRADATIONS[name][2]:
             imgs = prepared_images(records, cfg.method, cfg.cache_size, name, sev, seed)
@@ -122,7 +123,7 @@ def plot_robustness(curves):  # `robustness_curves`
 # %% ../nbs/06_robustness.ipynb #a2676ce7
 def cross_pipeline(model_dirs, records, test_methods=None):  # {train pipeline: saved model}; test records; pipelines to test on
     "Per-powder metrics of each model on its test powders converted by each pipeline (long table)"
-    truth, rows = _per_powder(records), []
+    truth, rows = powder_labels(records), []
     for train_m, mdir in model_dirs.items():
         model, cfg, scalers = load_model(mdir)
         for test_m in test_methods or METHODS:

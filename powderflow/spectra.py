@@ -19,7 +19,8 @@ with quiet_dependency_imports():
     from fastai.losses import MSELossFlat
     from fastai.callback.schedule import *  # fit_one_cycle
     from fastai.callback.progress import CSVLogger
-from .learner import EpochSeed, default_device, regression_metrics
+from .learner import EpochSeed, default_device
+from .evaluation import regression_metrics
 from .data import _rows   # CSV line numbers of the rows a mask selects
 from .metallo import read_metallo, load_metallo_spectra
 

@@ -5,7 +5,7 @@
 # %% ../nbs/02_synthetic.ipynb #846ce835
 from __future__ import annotations
 import hashlib, io, json, math, time
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import numpy as np, pandas as pd, cv2
 from .core import atomic_write, carr_index, field_width_um, parallel_map
@@ -15,8 +15,9 @@ from .conversion import write_tile, METHODS, check_writable, remove_stale_tempor
 __all__ = ['REAL_LABELS', 'MATERIALS', 'ROUTES', 'MATERIAL_ROUTES', 'D50_RANGE_UM', 'SIGMA_RANGE', 'MAGNIFICATIONS', 'FRAME_PX',
            'ROUGHNESS_SCALE_UM', 'ROUGHNESS_HEIGHT_UM', 'PROFILES', 'GENERATOR_VERSION', 'SynthError', 'Powder',
            'sample_powder', 'LabelModel', 'bond_number', 'true_labels', 'measure', 'default_powders', 'plot_labels',
-           'label_summary', 'tile_pixel_size_um', 'render_tile', 'gallery', 'mag_label', 'profile_params',
-           'select_powders', 'tile_jobs', 'synthesize', 'seed_row_col', 'write_seed_format', 'benchmark']
+           'label_summary', 'label_variance_shares', 'tile_pixel_size_um', 'render_tile', 'gallery', 'mag_label',
+           'profile_params', 'select_powders', 'tile_jobs', 'synthesize', 'seed_row_col', 'write_seed_format',
+           'benchmark']
 
 # %% ../nbs/02_synthetic.ipynb #8e951b54
 REAL_LABELS = pd.read_csv(io.StringIO("""powder_name,AOR,HR,Flow_rate
@@ -254,6 +255,27 @@ def label_summary(df):  # powders with AOR, HR, Flow_rate
         'Hall min': df.Flow_rate.min(), 'Hall median': df.Flow_rate.median(), 'Hall max': df.Flow_rate.max(),
         'flowable AOR max': df.AOR[fl].max(), 'flowable HR max': df.HR[fl].max(),
         'not flowable AOR min': df.AOR[~fl].min(), 'not flowable HR min': df.HR[~fl].min(), 'r(AOR, HR)': df.AOR.corr(df.HR)}).round(3)
+
+# %% ../nbs/02_synthetic.ipynb #c0a7d002
+def label_variance_shares(
+    powders, # rows of powder descriptors (`default_powders`, or many `sample_powder` draws)
+    model=LabelModel(), # the label model's constants
+)->pd.DataFrame:
+    "Share of each noise-free label's variance (AOR, HR, ln Hall) removed by holding one descriptor at its median; noise last"
+    rows = [Powder(**{f.name: r[f.name] for f in fields(Powder)}) for _, r in powders.iterrows()]
+    labels = lambda ps: pd.DataFrame([true_labels(p, model) for p in ps]).assign(hall_s=lambda d: np.log(d.hall_s))[['AOR', 'HR', 'hall_s']]
+    base, out = labels(rows), {}
+    med = {k: float(np.median([getattr(p, k) for p in rows])) for k in ('d50_um', 'sigma', 'sphericity', 'aspect', 'satellites', 'roughness')}
+    dens = float(np.median([p.density for p in rows]))
+    for name, change in [('size (D50)', dict(d50_um=med['d50_um'])), ('size spread (sigma)', dict(sigma=med['sigma'])),
+                         ('sphericity', dict(sphericity=med['sphericity'])), ('aspect', dict(aspect=med['aspect'])),
+                         ('satellites', dict(satellites=med['satellites'])), ('roughness', dict(roughness=med['roughness']))]:
+        out[name] = (base - labels([replace(p, **change) for p in rows])).var() / base.var()
+    held = [Powder(**(asdict(p) | dict(material=min(MATERIALS, key=lambda m: abs(MATERIALS[m][0] - dens))))) for p in rows]
+    out['density'] = (base - labels(held)).var() / base.var()
+    noise = pd.Series(dict(AOR=model.noise_aor ** 2, HR=model.noise_hr ** 2, hall_s=model.noise_hall ** 2))
+    out['measurement noise'] = noise / (base.var() + noise)
+    return pd.DataFrame(out).T.rename(columns=dict(hall_s='ln Hall'))
 
 # %% ../nbs/02_synthetic.ipynb #edf38706
 FRAME_PX = 1024  # width in pixels of the full micrograph that the magnification refers to
