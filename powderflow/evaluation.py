@@ -18,8 +18,8 @@ from .synthetic import Powder, true_labels, LabelModel
 __all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_COLUMNS', 'CV_METRICS', 'MODEL_ORDER',
            'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'powder_labels', 'cv_folds',
            'fit_predict', 'mean_predictions', 'oracle_features', 'morphometry_features', 'noise_free_predictions',
-           'mean_baseline', 'feature_baseline', 'oracle_baseline', 'morphometry_baseline', 'crossvalidate',
-           'cv_metrics', 'paired_differences', 'metrics_with_intervals', 'plot_cv_parity']
+           'mean_baseline', 'feature_baseline', 'oracle_baseline', 'morphometry_baseline', 'prediction_rows',
+           'crossvalidate', 'cv_metrics', 'paired_differences', 'metrics_with_intervals', 'plot_cv_parity']
 
 # %% ../nbs/05a_evaluation.ipynb #ed8d7d4b
 def regression_metrics(y, p):  # true values; predictions
@@ -168,8 +168,13 @@ def morphometry_baseline(df, cache_dir=None):  # records with a `split` column; 
 PREDICTION_COLUMNS = ['repeat', 'fold', 'powder_name', 'model', 'AOR_true', 'AOR_pred', 'HR_true', 'HR_pred',
                       'Flow_rate_true', 'Flow_rate_pred', 'flowable_true', 'flowable_prob']
 
-def _long(pred, labels, fold_rows, model):
-    "Predictions joined to the truth in `PREDICTION_COLUMNS`"
+def prediction_rows(
+    pred, # per-powder predictions: powder_name, AOR, HR, Flow_rate, p_flowable
+    labels, # `powder_labels` of (at least) those powders
+    fold_rows, # their `cv_folds` rows (repeat, fold, powder_name)
+    model, # the model's name
+)->pd.DataFrame:
+    "Predictions joined to the truth and the fold, in `PREDICTION_COLUMNS`"
     t = labels.set_index('powder_name').loc[pred.powder_name]
     d = fold_rows.set_index('powder_name').loc[pred.powder_name]
     return pd.DataFrame(dict(repeat=d.repeat.to_numpy(), fold=d.fold.to_numpy(), powder_name=pred.powder_name.to_numpy(), model=model,
@@ -189,12 +194,12 @@ def crossvalidate(
     for (r, i), te in folds.groupby(['repeat', 'fold']):
         test_names = te.powder_name.tolist()
         tr = labels.drop(index=test_names).reset_index(drop=True)
-        if mean: out.append(_long(mean_predictions(tr, test_names), labels.reset_index(drop=True), te, 'mean'))
+        if mean: out.append(prediction_rows(mean_predictions(tr, test_names), labels.reset_index(drop=True), te, 'mean'))
         for name, f in (features or {}).items():
             pred = pd.concat([pd.DataFrame(dict(powder_name=test_names)), fit_predict(f.loc[tr.powder_name], tr, f.loc[test_names])], axis=1)
-            out.append(_long(pred, labels.reset_index(drop=True), te, name))
+            out.append(prediction_rows(pred, labels.reset_index(drop=True), te, name))
         for name, pred in (fixed or {}).items():
-            out.append(_long(pred.set_index('powder_name').loc[test_names].reset_index(), labels.reset_index(drop=True), te, name))
+            out.append(prediction_rows(pred.set_index('powder_name').loc[test_names].reset_index(), labels.reset_index(drop=True), te, name))
     return pd.concat(out, ignore_index=True)[PREDICTION_COLUMNS]
 
 # %% ../nbs/05a_evaluation.ipynb #70b9d8cc

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .conversion import METHODS
 from .learner import study_model, study_grid, metrics_table
+from .evaluation import powder_labels, prediction_rows
 
 # %% auto #0
 __all__ = ['GRID_KEYS', 'train_grid', 'grid_table', 'grid_summary', 'plot_grid']
@@ -23,16 +24,20 @@ def train_grid(
     epochs=None, # default: the profile's
     size=None, # default: the profile's
     device=None, # default: a GPU if there is one
+    predictions=False, # also return every model's per-powder predictions (`PREDICTION_COLUMNS`, model 'backbone x pipeline')?
 )->pd.DataFrame:
     "Train (or reuse) one model per backbone x pipeline; long table of their per-powder test metrics, with training time"
     backbones, pipelines = study_grid(profile, backbones, pipelines)
-    rows = []
+    rows, preds = [], []
     for b in backbones:
         for p in pipelines:
             res = study_model(data, profile, b, p, run_dir, seed, epochs, size, device)
             m = res['metrics'].query("model == 'model' and level == 'powder'")
             rows.append(m.assign(backbone=b, pipeline=p, train_s=round(res['train_s'], 1), epochs=res['cfg'].epochs, size=res['cfg'].size))
-    return pd.concat(rows, ignore_index=True)[['backbone', 'pipeline', 'target', 'metric', 'value', 'train_s', 'epochs', 'size']]
+            test = res['powders'].powder_name
+            preds.append(prediction_rows(res['powders'], powder_labels(res['df']), pd.DataFrame(dict(repeat=0, fold=0, powder_name=test)), f'{b} x {p}'))
+    grid = pd.concat(rows, ignore_index=True)[['backbone', 'pipeline', 'target', 'metric', 'value', 'train_s', 'epochs', 'size']]
+    return (grid, pd.concat(preds, ignore_index=True)) if predictions else grid
 
 GRID_KEYS = (('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('Flow_rate', 'MAPE'), ('flowable', 'F1'), ('flowable', 'ROC_AUC'))
 

@@ -93,7 +93,7 @@ class TrainConfig:
 
 TRAINING_PROFILES = {  # defaults per data profile: tiny is a smoke test in seconds, quick the whole study on a 2-core CPU, full the GPU one
     'tiny':  dict(size=64, epochs=3, bs=8, patience=2, valid_pct=0.25, test_pct=0.25),
-    'quick': dict(size=96, epochs=12, bs=32, patience=5),
+    'quick': dict(size=96, epochs=10, bs=32, patience=5),
     'full':  dict(size=224, epochs=40, bs=64, patience=10),
 }
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np, pandas as pd, cv2, tifffile
 from scipy import ndimage as ndi
 from skimage import filters, segmentation, feature
-from .core import atomic_write, save_figure
+from .core import atomic_write, save_figure, parallel_map
 from .semfiles import read_micrograph, powder_of
 
 # %% auto #0
 __all__ = ['SHAPE_MEASURES', 'MORPHOMETRY_FEATURES', 'MorphologyError', 'grey8', 'particle_mask', 'disc_peaks', 'power_labels',
            'split_lobes', 'segment_particles', 'measure_particles', 'weighted_quantiles', 'median_interval',
-           'powder_statistics', 'plot_powder', 'measure_image', 'morphology_files', 'measure_tiles', 'powder_features',
-           'via_labels', 'match_instances', 'simulated_check', 'annotated_check', 'contacts', 'radial_spectrum',
-           'field_summary']
+           'powder_statistics', 'plot_powder', 'measure_image', 'morphology_files', 'measure_tile', 'measure_tiles',
+           'powder_features', 'via_labels', 'match_instances', 'simulated_check', 'annotated_check', 'contacts',
+           'radial_spectrum', 'field_summary']
 
 # %% ../nbs/02a_morphology.ipynb #321ca8ee
 class MorphologyError(ValueError):
@@ -399,9 +399,21 @@ def morphology_files(
     return particles, powders
 
 # %% ../nbs/02a_morphology.ipynb #33f8dd74
+def measure_tile(p):  # an image file
+    "The particle rows and the image row (coverage, counts, pixel size) of one image; an image without particles has none"
+    try:
+        t, labels, img8, meta = measure_image(p)
+        cover = float((labels > 0).mean())
+    except MorphologyError as e:
+        if 'no particles found' not in str(e): raise
+        t, cover, meta = measure_particles(np.zeros((1, 1), np.int32)), 0., read_micrograph(p)[1]
+    return t.assign(image=p), dict(image=p, pixel_size_um=meta.get('pixel_size_um'), coverage=cover, n_particles=int((~t.border).sum()),
+                                   n_border=int(t.border.sum()))
+
 def measure_tiles(
     paths, # image files (their scale from their metadata)
     cache_dir=None, # folder that keeps `morphology_particles.csv` and `morphology_images.csv` between calls
+    n_workers=None, # processes (default: all cores; 0: here, serially)
 )->tuple[pd.DataFrame, pd.DataFrame]:
     "Particle rows and image rows (coverage, counts, pixel size) of every image in `paths`, measured once and cached"
     paths = [str(p) for p in paths]
@@ -410,17 +422,8 @@ def measure_tiles(
                    else (pd.DataFrame(columns=['image']), pd.DataFrame(columns=['image'])))
     done = set(imgs.image)
     todo = [p for p in dict.fromkeys(paths) if p not in done]
-    new_parts, new_imgs = [], []
-    for p in todo:
-        try:
-            t, labels, img8, meta = measure_image(p)
-            cover = float((labels > 0).mean())
-        except MorphologyError as e:
-            if 'no particles found' not in str(e): raise
-            t, cover, meta = measure_particles(np.zeros((1, 1), np.int32)), 0., read_micrograph(p)[1]
-        new_parts.append(t.assign(image=p))
-        new_imgs.append(dict(image=p, pixel_size_um=meta.get('pixel_size_um'), coverage=cover, n_particles=int((~t.border).sum()),
-                             n_border=int(t.border.sum())))
+    measured = parallel_map(measure_tile, todo, n_workers, False)   # each worker measures and keeps only the tables
+    new_parts, new_imgs = [m[0] for m in measured], [m[1] for m in measured]
     if todo:
         parts = pd.concat([parts, *new_parts], ignore_index=True) if len(parts) else pd.concat(new_parts, ignore_index=True)
         imgs = pd.concat([imgs, pd.DataFrame(new_imgs)], ignore_index=True) if len(imgs) else pd.DataFrame(new_imgs)

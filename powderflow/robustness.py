@@ -13,9 +13,9 @@ from .learner import load_model, predict_tiles, powder_predictions
 from .evaluation import evaluate_predictions, powder_labels
 
 # %% auto #0
-__all__ = ['DEGRADATIONS', 'KEY_METRICS', 'gaussian_noise', 'dose_reduction', 'blur', 'gamma_shift', 'jpeg', 'png_roundtrip',
-           'prepared_images', 'robustness_curves', 'tolerance_table', 'plot_robustness', 'cross_pipeline',
-           'plot_cross_pipeline']
+__all__ = ['DEGRADATIONS', 'KEY_METRICS', 'LOWER_IS_BETTER', 'gaussian_noise', 'dose_reduction', 'blur', 'gamma_shift', 'jpeg',
+           'png_roundtrip', 'prepared_images', 'robustness_curves', 'tolerance_table', 'plot_robustness',
+           'cross_pipeline', 'plot_cross_pipeline']
 
 # %% ../nbs/06_robustness.ipynb #6711541b
 def _range(img):
@@ -94,15 +94,25 @@ def robustness_curves(model_dir, records, degradations=None, seed=0):  # a saved
 
 KEY_METRICS = (('AOR', 'R2'), ('HR', 'R2'), ('AOR', 'MAE'), ('HR', 'MAE'), ('Flow_rate', 'MAE'), ('flowable', 'F1'), ('flowable', 'ROC_AUC'))
 
-def tolerance_table(curves, loss=0.10):  # `robustness_curves`; relative loss that counts
+LOWER_IS_BETTER = ('MAE', 'RMSE', 'MAPE', 'MedAE', 'Brier')
+
+def tolerance_table(
+    curves, # `robustness_curves`
+    loss=0.10, # relative loss that counts
+    reference=None, # {(target, metric): the mean baseline's value on the same powders}: a clean score no better is not measured
+):
     "For each degradation and key metric: the clean value and the first severity at which the metric is `loss` worse (NaN: never)"
     rows = []
     for (deg, target, metric), g in curves.groupby(['degradation', 'target', 'metric']):
         if (target, metric) not in KEY_METRICS: continue
         g = g.sort_values('severity'); clean = g.value.iloc[0]
-        worse = g.value > clean + loss * abs(clean) if metric in ('MAE', 'RMSE', 'MAPE', 'MedAE', 'Brier') else g.value < clean - loss * abs(clean)
+        low = metric in LOWER_IS_BETTER
+        worse = g.value > clean + loss * abs(clean) if low else g.value < clean - loss * abs(clean)
         first = g.severity[worse & (g.severity > 0)]
-        rows.append(dict(degradation=deg, target=target, metric=metric, clean=round(clean, 3), severity_at_10pct_loss=first.iloc[0] if len(first) else np.nan))
+        ref = (reference or {}).get((target, metric), np.nan)
+        measurable = not np.isfinite(ref) or (clean < ref if low else clean > ref)
+        rows.append(dict(degradation=deg, target=target, metric=metric, clean=round(clean, 3), mean_baseline=round(ref, 3),
+                         severity_at_10pct_loss=(first.iloc[0] if len(first) else np.nan) if measurable else 'not measurable'))
     return pd.DataFrame(rows)
 
 def plot_robustness(curves):  # `robustness_curves`
