@@ -10,12 +10,15 @@ from .core import atomic_write, save_figure
 from .conversion import read_tile, get_pipeline, METHODS
 from .data import read_records
 from .learner import load_model, predict_tiles, powder_predictions
-from .evaluation import evaluate_predictions, powder_labels
+from .evaluation import (evaluate_predictions, powder_labels, fit_predict, prediction_rows, cv_metrics,
+                                   paired_differences)
+from .pretraining import cached_pixel_size_um, tile_descriptors
 
 # %% auto #0
-__all__ = ['DEGRADATIONS', 'KEY_METRICS', 'LOWER_IS_BETTER', 'gaussian_noise', 'dose_reduction', 'blur', 'gamma_shift', 'jpeg',
-           'png_roundtrip', 'prepared_images', 'robustness_curves', 'tolerance_table', 'plot_robustness',
-           'cross_pipeline', 'plot_cross_pipeline']
+__all__ = ['DEGRADATIONS', 'KEY_METRICS', 'LOWER_IS_BETTER', 'PROBE_KEYS', 'gaussian_noise', 'dose_reduction', 'blur',
+           'gamma_shift', 'jpeg', 'png_roundtrip', 'prepared_images', 'robustness_curves', 'tolerance_table',
+           'plot_robustness', 'cross_pipeline', 'plot_cross_pipeline', 'robustness_subset', 'probe_robustness',
+           'probe_tolerance', 'plot_probe_robustness']
 
 # %% ../nbs/06_robustness.ipynb #6711541b
 def _range(img):
@@ -101,7 +104,7 @@ def tolerance_table(
     loss=0.10, # relative loss that counts
     reference=None, # {(target, metric): the mean baseline's value on the same powders}: a clean score no better is not measured
 ):
-    "For each degradation and key metric: the clean value and the first severity at which the metric is `loss` worse (NaN: never)"
+    "For each degradation and key metric: the clean value and the first severity at which the metric is `loss` worse ('none': never)"
     rows = []
     for (deg, target, metric), g in curves.groupby(['degradation', 'target', 'metric']):
         if (target, metric) not in KEY_METRICS: continue
@@ -112,7 +115,7 @@ def tolerance_table(
         ref = (reference or {}).get((target, metric), np.nan)
         measurable = not np.isfinite(ref) or (clean < ref if low else clean > ref)
         rows.append(dict(degradation=deg, target=target, metric=metric, clean=round(clean, 3), mean_baseline=round(ref, 3),
-                         severity_at_10pct_loss=(first.iloc[0] if len(first) else np.nan) if measurable else 'not measurable'))
+                         severity_at_10pct_loss=(first.iloc[0] if len(first) else 'none') if measurable else 'not measurable'))
     return pd.DataFrame(rows)
 
 def plot_robustness(curves):  # `robustness_curves`
@@ -152,4 +155,82 @@ def plot_cross_pipeline(grid, target='AOR', metric='R2'):  # `cross_pipeline`; t
     ax.set_xticks(range(m.shape[1]), m.columns, rotation=60, ha='right'); ax.set_yticks(range(m.shape[0]), m.index)
     for (i, j), v in np.ndenumerate(m.to_numpy(float)): ax.text(j, i, f'{v:.2f}', ha='center', va='center', fontsize=7, color='w')
     ax.set_xlabel('tested on'); ax.set_ylabel('trained on'); fig.tight_layout()
+    return fig
+
+# %% ../nbs/06_robustness.ipynb #c6a0e002
+def robustness_subset(records, tiles_per_mag=2):  # records; tiles kept per powder and magnification
+    "The first `tiles_per_mag` tiles (in record order) of each powder at each magnification"
+    return records.groupby(['powder_name', 'magnification'], sort=False).head(tiles_per_mag).reset_index(drop=True)
+
+def probe_robustness(
+    net, # a pretrained `DescriptorNet` (`pretraining`)
+    pcfg, # its `PretrainConfig`
+    records, # records of every powder (e.g. `robustness_subset`)
+    folds, # `cv_folds` rows
+    degradations=None, # `DEGRADATIONS` keys (default: all)
+    seed=0, # seed of the degradations
+)->pd.DataFrame:
+    "The pretrained CNN's cross-validated predictions at every severity of every degradation, its regressors fitted on clean images"
+    labels, px = powder_labels(records), cached_pixel_size_um(records, pcfg.cache_size)
+    def features(name, sev):
+        imgs = prepared_images(records, pcfg.method, pcfg.cache_size, name, sev, seed)
+        d = tile_descriptors(net, imgs, px, pcfg.size)[0].drop(columns='log_d50_px')
+        return d.assign(powder_name=records.powder_name.values).groupby('powder_name').mean()
+    clean, rows = features(None, 0), []
+    for name in degradations or DEGRADATIONS:
+        for sev in DEGRADATIONS[name][2]:
+            f = clean if sev == 0 else features(name, sev)
+            for _, te in folds.groupby(['repeat', 'fold']):
+                test = te.powder_name.tolist(); tr = labels[~labels.powder_name.isin(test)].reset_index(drop=True)
+                pred = pd.concat([pd.DataFrame(dict(powder_name=test)), fit_predict(clean.loc[tr.powder_name], tr, f.loc[test])], axis=1)
+                rows.append(prediction_rows(pred, labels, te, f'{name} {sev:g}').assign(degradation=name, severity=sev))
+    return pd.concat(rows, ignore_index=True)
+
+# %% ../nbs/06_robustness.ipynb #c6a0e003
+PROBE_KEYS = (('AOR', 'R2'), ('HR', 'R2'), ('AOR', 'MAE'), ('HR', 'MAE'), ('flowable', 'ROC_AUC'))
+
+def probe_tolerance(
+    preds, # `probe_robustness` output
+    reference, # {(target, metric): the mean baseline's value on the same folds}
+    loss=0.10, # relative loss that counts
+    n_boot=2000, # bootstrap resamples of the powders
+    seed=0, # seed of the resampling
+)->tuple[pd.DataFrame, pd.DataFrame]:
+    "Per degradation and severity: key metrics with intervals and their paired change from clean; and the tolerance table"
+    curves, tol = [], []
+    for deg, p in preds.groupby('degradation', sort=False):
+        m = cv_metrics(p, n_boot, seed).set_index(['model', 'target', 'metric'])
+        sevs = sorted(p.severity.unique()); clean = f'{deg} 0'
+        d = paired_differences(p, clean, [f'{deg} {s:g}' for s in sevs if s], n_boot, seed).set_index(['versus', 'target', 'metric'])
+        for t, k in PROBE_KEYS:
+            low, c = k in LOWER_IS_BETTER, m.value[clean, t, k]
+            first = np.nan
+            for s in sevs:
+                name = f'{deg} {s:g}'
+                row = dict(degradation=deg, severity=s, target=t, metric=k, value=m.value[name, t, k], lo=m.lo[name, t, k], hi=m.hi[name, t, k])
+                if s:   # clean minus degraded: a loss is > 0 for R2 and AUC, < 0 for errors
+                    dd = d.loc[(name, t, k)]
+                    row |= dict(change=-dd.difference, change_lo=-dd.hi, change_hi=-dd.lo)
+                    lost = (dd.difference < -loss * abs(c) and dd.hi < 0) if low else (dd.difference > loss * abs(c) and dd.lo > 0)
+                    if lost and np.isnan(first): first = s
+                curves.append(row)
+            ref = reference.get((t, k), np.nan)
+            measurable = c < ref if low else c > ref
+            tol.append(dict(degradation=deg, target=t, metric=k, clean=round(c, 3), mean_baseline=round(ref, 3),
+                            severity_at_10pct_loss=('none' if np.isnan(first) else first) if measurable else 'not measurable'))
+    return pd.DataFrame(curves), pd.DataFrame(tol)
+
+def plot_probe_robustness(curves, reference):  # `probe_tolerance` curves; {(target, metric): mean baseline}
+    "Figure: AOR and HR R2 of the pretrained CNN against severity, with 95 % intervals, the mean baseline dashed"
+    import matplotlib.pyplot as plt
+    degs = list(dict.fromkeys(curves.degradation))
+    fig, axs = plt.subplots(1, len(degs), figsize=(3.4 * len(degs), 3.2), squeeze=False)
+    for ax, d in zip(axs[0], degs):
+        for (t, k), col in ((('AOR', 'R2'), 'tab:blue'), (('HR', 'R2'), 'tab:orange')):
+            h = curves[(curves.degradation == d) & (curves.target == t) & (curves.metric == k)].sort_values('severity')
+            ax.errorbar(h.severity, h.value, yerr=[h.value - h.lo, h.hi - h.value], fmt='o-', color=col, capsize=2, label=f'{t} {k}')
+            ax.axhline(reference.get((t, k), np.nan), color=col, ls='--', lw=0.8)
+        ax.set_title(f'{d} ({DEGRADATIONS[d][1]})', fontsize=10); ax.set_xlabel('severity')
+    axs[0][0].legend(fontsize=8); axs[0][0].set_ylabel('R2 under CV by powder (dashed: mean)')
+    fig.tight_layout()
     return fig
