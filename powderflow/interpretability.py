@@ -31,7 +31,7 @@ def gradcam(model, x, inputs, target):  # PowderNet; normalised images (B,1,H,W)
     cam = LayerGradCam(model, last_conv(model)).attribute(x, target=target, additional_forward_args=(inputs,), relu_attributions=True)
     return LayerAttribution.interpolate(cam, x.shape[-2:], 'bilinear')[:, 0].detach()
 
-def integrated_gradients(model, x, inputs, target, steps=128):  # PowderNet; images; numeric inputs; output index; integration steps
+def integrated_gradients(model, x, inputs, target, steps=512):  # PowderNet; images; numeric inputs; output index; integration steps
     "Integrated Gradients of output `target`: (image map (B,H,W), numeric-input attributions (B,n), completeness gap (B,))"
     model.eval()
     ig = IntegratedGradients(lambda a, b: model(a, b))

@@ -31,7 +31,7 @@ from .data import (Scalers, cache_images, powder_dataloaders, read_records, spli
 from .model import PowderNet, powder_splitter, BackboneError, OUTPUTS, SEED_BACKBONES, check_backbone
 from .conversion import METHODS, get_pipeline
 from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, morphometry_baseline, powder_labels,
-                                   regression_metrics, classification_metrics)
+                                   regression_metrics, classification_metrics, intervals_of, metrics_with_intervals)
 
 # %% auto #0
 __all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig', 'profile_config',
@@ -476,11 +476,16 @@ def write_training_figures(res, out, profile):  # `run_training` result; figures
     for name, fig in [('05_parity.png', plot_parity(res['tiles'], res['powders'], res['truth'])),
                       ('05_training_curves.png', plot_history(Path(res['learn'].path)/'history.csv'))]:
         save_figure(fig, out/name); plt.close(fig)
-    with atomic_write(out/'05_metrics.csv', 'w') as f: res['metrics'].to_csv(f, index=False)
     cfg = res['cfg']
+    ints = pd.concat([intervals_of(p, res['truth'], seed=cfg.seed).assign(model=k, level='powder')
+                      for k, p in {'model': res['powders'], **res['baselines']}.items()], ignore_index=True)
+    keys = ['model', 'level', 'target', 'metric']
+    with atomic_write(out/'05_metrics.csv', 'w') as f: res['metrics'].merge(ints[keys + ['lo', 'hi']], how='left', on=keys).to_csv(f, index=False)
     head = (f'Profile {profile}; {cfg.backbone}, {cfg.method}, {cfg.size} px, {cfg.epochs} epochs max; test split: '
             f'{res["truth"].powder_name.nunique()} powders never seen in training (split by powder). Per-tile and per-powder rows.\n\n')
-    with atomic_write(out/'05_metrics.md', 'w') as f: f.write(head + metrics_table(res['metrics']).to_markdown() + '\n')
+    tail = ('\n\nPer powder, value [95 % bootstrap interval over these test powders]: one split, a quick look; the headline is '
+            "05a's cross-validation.\n\n" + metrics_with_intervals(ints).to_markdown())
+    with atomic_write(out/'05_metrics.md', 'w') as f: f.write(head + metrics_table(res['metrics']).to_markdown() + tail + '\n')
     return out/'05_parity.png'
 
 # %% ../nbs/05_training.ipynb #15241202

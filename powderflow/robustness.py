@@ -11,14 +11,14 @@ from .conversion import read_tile, get_pipeline, METHODS
 from .data import read_records
 from .learner import load_model, predict_tiles, powder_predictions
 from .evaluation import (evaluate_predictions, powder_labels, fit_predict, prediction_rows, cv_metrics,
-                                   paired_differences)
+                                   paired_differences, intervals_of)
 from .pretraining import cached_pixel_size_um, tile_descriptors
 
 # %% auto #0
 __all__ = ['DEGRADATIONS', 'KEY_METRICS', 'LOWER_IS_BETTER', 'PROBE_KEYS', 'gaussian_noise', 'dose_reduction', 'blur',
-           'gamma_shift', 'jpeg', 'png_roundtrip', 'prepared_images', 'robustness_curves', 'tolerance_table',
-           'plot_robustness', 'cross_pipeline', 'plot_cross_pipeline', 'robustness_subset', 'probe_robustness',
-           'probe_tolerance', 'plot_probe_robustness']
+           'gamma_shift', 'jpeg', 'png_roundtrip', 'prepared_images', 'with_intervals', 'robustness_curves',
+           'tolerance_table', 'plot_robustness', 'cross_pipeline', 'plot_cross_pipeline', 'robustness_subset',
+           'probe_robustness', 'probe_tolerance', 'plot_probe_robustness']
 
 # %% ../nbs/06_robustness.ipynb #6711541b
 def _range(img):
@@ -84,6 +84,10 @@ def prepared_images(df, method, cache_size, degradation=None, severity=0, seed=0
         out[i] = cv2.resize(img8, (cache_size, cache_size), interpolation=cv2.INTER_AREA)
     return out
 
+def with_intervals(metrics, per, truth, seed=0):  # `evaluate_predictions` output; the per-powder predictions; their labels
+    "The metrics with the 95 % bootstrap interval over powders (lo, hi) of those that `intervals_of` computes"
+    return metrics.merge(intervals_of(per, truth, seed=seed)[['target', 'metric', 'lo', 'hi']], how='left', on=['target', 'metric'])
+
 def robustness_curves(model_dir, records, degradations=None, seed=0):  # a saved model; its test records; DEGRADATIONS keys; seed
     "Per-powder metrics of the model at every severity of every degradation (long table)"
     model, cfg, scalers = load_model(model_dir)
@@ -92,7 +96,7 @@ def robustness_curves(model_dir, records, degradations=None, seed=0):  # a saved
         for sev in DEGRADATIONS[name][2]:
             imgs = prepared_images(records, cfg.method, cfg.cache_size, name, sev, seed)
             per = powder_predictions(predict_tiles(model, records, imgs, scalers, cfg.size))
-            rows.append(evaluate_predictions(per, truth, cfg.backbone, 'powder').assign(degradation=name, severity=sev))
+            rows.append(with_intervals(evaluate_predictions(per, truth, cfg.backbone, 'powder'), per, truth, seed).assign(degradation=name, severity=sev))
     return pd.concat(rows, ignore_index=True)
 
 KEY_METRICS = (('AOR', 'R2'), ('HR', 'R2'), ('AOR', 'MAE'), ('HR', 'MAE'), ('Flow_rate', 'MAE'), ('flowable', 'F1'), ('flowable', 'ROC_AUC'))
@@ -114,8 +118,9 @@ def tolerance_table(
         first = g.severity[worse & (g.severity > 0)]
         ref = (reference or {}).get((target, metric), np.nan)
         measurable = not np.isfinite(ref) or (clean < ref if low else clean > ref)
-        rows.append(dict(degradation=deg, target=target, metric=metric, clean=round(clean, 3), mean_baseline=round(ref, 3),
-                         severity_at_10pct_loss=(first.iloc[0] if len(first) else 'none') if measurable else 'not measurable'))
+        ci = {k: round(float(g[k].iloc[0]), 3) for k in ('lo', 'hi') if k in g.columns}   # the clean value's interval, if known
+        rows.append(dict(degradation=deg, target=target, metric=metric, clean=round(clean, 3), **{f'clean_{k}': x for k, x in ci.items()},
+                         mean_baseline=round(ref, 3), severity_at_10pct_loss=(first.iloc[0] if len(first) else 'none') if measurable else 'not measurable'))
     return pd.DataFrame(rows)
 
 def plot_robustness(curves):  # `robustness_curves`
@@ -142,7 +147,7 @@ def cross_pipeline(model_dirs, records, test_methods=None):  # {train pipeline: 
         for test_m in test_methods or METHODS:
             imgs = prepared_images(records, test_m, cfg.cache_size)
             per = powder_predictions(predict_tiles(model, records, imgs, scalers, cfg.size))
-            rows.append(evaluate_predictions(per, truth, cfg.backbone, 'powder').assign(train_method=train_m, test_method=test_m))
+            rows.append(with_intervals(evaluate_predictions(per, truth, cfg.backbone, 'powder'), per, truth).assign(train_method=train_m, test_method=test_m))
     return pd.concat(rows, ignore_index=True)
 
 def plot_cross_pipeline(grid, target='AOR', metric='R2'):  # `cross_pipeline`; the metric to show
