@@ -32,7 +32,7 @@ PRETRAIN_SEED = 104729   # the pretraining powders' seed: its draws are not the 
 DESCRIPTORS = ('sphericity', 'log_aspect', 'satellites', 'roughness', 'sigma', 'log_d50_px')  # what a tile is trained to show
 
 PRETRAIN_PROFILES = {  # powders, tiles per magnification, epochs and model input side of the pretraining set
-    'tiny':  dict(n_powders=60, tiles_per_mag=1, size=64, epochs=20, bs=16, lr=5e-3),
+    'tiny':  dict(n_powders=48, tiles_per_mag=1, size=64, epochs=16, bs=16, lr=5e-3),
     'quick': dict(n_powders=150, tiles_per_mag=2, size=128, epochs=15, bs=32, lr=2e-3),
     'full':  dict(n_powders=1500, tiles_per_mag=4, size=224, epochs=30, bs=64, lr=2e-3),
 }
