@@ -5,8 +5,7 @@ with bootstrap intervals, and every comparison as a paired difference on the sam
 
 # %% ../nbs/05a_evaluation.ipynb #431d3a6c
 from __future__ import annotations
-import math, warnings
-from pathlib import Path
+import warnings
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from scipy.stats import rankdata

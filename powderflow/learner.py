@@ -31,7 +31,7 @@ from .data import (Scalers, cache_images, powder_dataloaders, read_records, spli
 from .model import PowderNet, powder_splitter, BackboneError, OUTPUTS, SEED_BACKBONES, check_backbone
 from .conversion import METHODS, get_pipeline
 from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, morphometry_baseline, powder_labels,
-                                   regression_metrics, classification_metrics, intervals_of, metrics_with_intervals)
+                                   regression_metrics, intervals_of, metrics_with_intervals)
 
 # %% auto #0
 __all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig', 'profile_config',

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import atomic_write, save_figure
 from .data import read_records, split_by_powder
-from .learner import profile_config, run_training, metrics_table, predict_tiles, powder_predictions
+from .learner import profile_config, run_training, predict_tiles, powder_predictions
 from .evaluation import evaluate_predictions, powder_labels, prediction_rows
 
 # %% auto #0
@@ -69,8 +69,8 @@ def random_tile_split(records, valid_pct=0.15, test_pct=0.2, seed=0):  # records
 def _same_powders(named, records):
     "Per-powder predictions of several models, kept on the powders all of them predicted, in `PREDICTION_COLUMNS`"
     names = sorted(set.intersection(*(set(p.powder_name) for p in named.values())))
-    fold = pd.DataFrame(dict(repeat=0, fold=0, powder_name=names))
-    return pd.concat([prediction_rows(p.set_index('powder_name').loc[names].reset_index(), powder_labels(records), fold, k)
+    fold, labels = pd.DataFrame(dict(repeat=0, fold=0, powder_name=names)), powder_labels(records)
+    return pd.concat([prediction_rows(p.set_index('powder_name').loc[names].reset_index(), labels, fold, k)
                       for k, p in named.items()], ignore_index=True)
 
 def leakage_comparison(records, cfg, out, by_powder=None, powders=None, resume=True, device=None):  # records; TrainConfig; run folder; a finished run split by powder; powders.csv; resume runs?; device

@@ -5,7 +5,7 @@ apart from the benchmark, and the per-tile descriptors and features it gives a s
 
 # %% ../nbs/04a_pretraining.ipynb #56be7550
 from __future__ import annotations
-import json, math, time
+import json, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch, cv2, tifffile
