@@ -300,6 +300,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                   'powderflow/morphology.py'),
                                        'powderflow.morphology.contacts': ('morphology.html#contacts', 'powderflow/morphology.py'),
                                        'powderflow.morphology.disc_peaks': ('morphology.html#disc_peaks', 'powderflow/morphology.py'),
+                                       'powderflow.morphology.distance_map': ('morphology.html#distance_map', 'powderflow/morphology.py'),
                                        'powderflow.morphology.field_summary': ('morphology.html#field_summary', 'powderflow/morphology.py'),
                                        'powderflow.morphology.grey8': ('morphology.html#grey8', 'powderflow/morphology.py'),
                                        'powderflow.morphology.match_instances': ( 'morphology.html#match_instances',

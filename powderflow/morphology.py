@@ -14,11 +14,11 @@ from .core import atomic_write, save_figure, parallel_map
 from .semfiles import read_micrograph, powder_of
 
 # %% auto #0
-__all__ = ['SHAPE_MEASURES', 'MORPHOMETRY_FEATURES', 'MorphologyError', 'grey8', 'particle_mask', 'disc_peaks', 'power_labels',
-           'split_lobes', 'segment_particles', 'measure_particles', 'weighted_quantiles', 'median_interval',
-           'powder_statistics', 'plot_powder', 'measure_image', 'morphology_files', 'measure_tile', 'measure_tiles',
-           'powder_features', 'via_labels', 'match_instances', 'simulated_check', 'annotated_check', 'contacts',
-           'radial_spectrum', 'field_summary']
+__all__ = ['SHAPE_MEASURES', 'MORPHOMETRY_FEATURES', 'MorphologyError', 'grey8', 'particle_mask', 'distance_map', 'disc_peaks',
+           'power_labels', 'split_lobes', 'segment_particles', 'measure_particles', 'weighted_quantiles',
+           'median_interval', 'powder_statistics', 'plot_powder', 'measure_image', 'morphology_files', 'measure_tile',
+           'measure_tiles', 'powder_features', 'via_labels', 'match_instances', 'simulated_check', 'annotated_check',
+           'contacts', 'radial_spectrum', 'field_summary']
 
 # %% ../nbs/02a_morphology.ipynb #321ca8ee
 class MorphologyError(ValueError):
@@ -61,6 +61,13 @@ def particle_mask(
         mask |= ((area < 30) | (grey > (substrate + cut) / 2))[holes] & (holes > 0)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     return (stats[:, cv2.CC_STAT_AREA] >= min_area)[lab] & (lab > 0)
+
+# %% ../nbs/02a_morphology.ipynb #0a17343f
+def distance_map(
+    mask, # boolean particle mask
+)->np.ndarray:
+    "Euclidean distance (pixels, float32) of every mask pixel to the nearest substrate pixel; the same on any machine load"
+    return ndi.distance_transform_edt(np.asarray(mask, bool)).astype(np.float32)
 
 # %% ../nbs/02a_morphology.ipynb #c98de339
 def disc_peaks(
@@ -176,8 +183,7 @@ def segment_particles(
 )->tuple[np.ndarray, pd.DataFrame]:
     "Instance labels (int32, 0 = substrate) of the particles in `img8`, and the satellites (label of their particle, y, x)"
     mask = particle_mask(img8)
-    dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    centres, radii = disc_peaks(dist, smooth, overlap)
+    centres, radii = disc_peaks(distance_map(mask), smooth, overlap)
     labels = power_labels(mask, centres, radii)
     if not lobes: return labels, pd.DataFrame(columns=['label', 'y', 'x'])
     return split_lobes(labels, centres, radii, img8)
