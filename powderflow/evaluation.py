@@ -18,8 +18,8 @@ __all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_C
            'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'powder_labels', 'cv_folds',
            'fit_predict', 'mean_predictions', 'oracle_features', 'morphometry_features', 'noise_free_predictions',
            'mean_baseline', 'feature_baseline', 'oracle_baseline', 'morphometry_baseline', 'prediction_rows',
-           'crossvalidate', 'cv_metrics', 'paired_differences', 'intervals_of', 'metrics_with_intervals',
-           'plot_cv_parity']
+           'crossvalidate', 'metric_draws', 'cv_metrics', 'paired_differences', 'intervals_of', 'group_metrics',
+           'metrics_with_intervals', 'plot_cv_parity']
 
 # %% ../nbs/05a_evaluation.ipynb #ed8d7d4b
 def regression_metrics(y, p):  # true values; predictions
@@ -228,7 +228,11 @@ def _resamples(n, n_boot, seed):
     rng = np.random.default_rng(seed)
     return np.vstack([np.arange(n), rng.integers(0, n, (n_boot, n))])
 
-def _metric_draws(preds, n_boot=2000, seed=0):
+def metric_draws(
+    preds, # rows in `PREDICTION_COLUMNS`
+    n_boot=2000, # bootstrap resamples of the powders
+    seed=0, # seed of the resampling
+)->dict:
     "{(model, target, metric): values over [as is, resample 1, ...], averaged over the repeats}"
     names = sorted(preds.powder_name.unique())
     idx, draws = _resamples(len(names), n_boot, seed), {}
@@ -251,7 +255,7 @@ def cv_metrics(
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)   # a metric that no resample defines (too few powders) stays NaN
         rows = [dict(model=m, target=t, metric=k, value=d[0], lo=np.nanpercentile(d[1:], 2.5), hi=np.nanpercentile(d[1:], 97.5))
-                for (m, t, k), d in _metric_draws(preds, n_boot, seed).items()]
+                for (m, t, k), d in metric_draws(preds, n_boot, seed).items()]
     return pd.DataFrame(rows)
 
 def paired_differences(
@@ -262,7 +266,7 @@ def paired_differences(
     seed=0, # seed of the resampling
 )->pd.DataFrame:
     "`model` minus each other model, per target and metric, on the same powders and resamples: difference and 95 % interval"
-    d = _metric_draws(preds, n_boot, seed)
+    d = metric_draws(preds, n_boot, seed)
     others = others or sorted(set(preds.model) - {model})
     rows = []
     with warnings.catch_warnings():
@@ -284,6 +288,26 @@ def intervals_of(
     "`cv_metrics` of one split's per-powder predictions: target, metric, value and its 95 % interval (lo, hi)"
     rows = prediction_rows(pred, labels, pd.DataFrame(dict(repeat=0, fold=0, powder_name=pred.powder_name.to_numpy())), 'model')
     return cv_metrics(rows, n_boot, seed).drop(columns='model')
+
+# %% ../nbs/05a_evaluation.ipynb #1c79c45a
+def group_metrics(
+    preds, # rows in `PREDICTION_COLUMNS`
+    groups, # {model: group}; models not in it are left out
+    n_boot=2000, # bootstrap resamples of the powders
+    seed=0, # seed of the resampling
+)->pd.DataFrame:
+    "Per group, target and metric: the mean of its models' metrics, its 95 % bootstrap interval over powders, and its size"
+    d, rows = metric_draws(preds[preds.model.isin(groups)], n_boot, seed), []
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        for g in dict.fromkeys(groups.values()):
+            members = [m for m, group in groups.items() if group == g and m in set(preds.model)]
+            if not members: continue
+            for t, k in CV_METRICS:
+                v = np.nanmean([d[(m, t, k)] for m in members], 0)
+                rows.append(dict(model=g, target=t, metric=k, value=v[0], lo=np.nanpercentile(v[1:], 2.5),
+                                 hi=np.nanpercentile(v[1:], 97.5), models=len(members)))
+    return pd.DataFrame(rows)
 
 # %% ../nbs/05a_evaluation.ipynb #8b6afe38
 MODEL_ORDER = ('cnn', 'cnn+density', 'cnn_features', 'cnn_untrained', 'morphometry', 'mean', 'oracle_visible', 'oracle', 'noise_ceiling')
@@ -314,7 +338,7 @@ def plot_cv_parity(preds, models=('cnn', 'morphometry', 'oracle')):  # `crossval
         axs[2].scatter(a.flowable_prob, k + 0.25 * (a.flowable_true - 0.5) + np.random.default_rng(k).uniform(-0.05, 0.05, len(a)),
                        c=np.where(a.flowable_true > 0.5, 'tab:blue', 'tab:red'), s=14)
     axs[2].axvline(0.5, color='k', lw=0.6, ls='--')
-    axs[2].set_yticks(range(len(models)), models); axs[2].set_xlabel('predicted probability of flowing (blue: flows, red: does not)')
+    axs[2].set_yticks(range(len(models)), models); axs[2].set_xlabel('P(flowable) predicted\n(blue: flows, red: does not)')
     axs[2].set_title('flowable')
     fig.tight_layout()
     return fig

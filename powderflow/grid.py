@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .conversion import METHODS
 from .learner import study_model, study_grid, metrics_table
-from .evaluation import powder_labels, prediction_rows
+from .evaluation import powder_labels, prediction_rows, group_metrics, metrics_with_intervals
 
 # %% auto #0
-__all__ = ['GRID_KEYS', 'train_grid', 'grid_table', 'grid_summary', 'plot_grid']
+__all__ = ['GRID_KEYS', 'train_grid', 'grid_table', 'grid_summary', 'summary_table', 'plot_grid']
 
 # %% ../nbs/05b_study_grid.ipynb #e7acf26a
 def train_grid(
@@ -48,13 +48,24 @@ def grid_table(grid, keys=GRID_KEYS):  # `train_grid` output; (target, metric) c
     w.columns = [f'{t} {m}' for t, m in w.columns]
     return w.round(3).reset_index()
 
-def grid_summary(grid, by='pipeline', keys=GRID_KEYS):  # `train_grid` output; 'pipeline' or 'backbone'; key metrics
-    "Per pipeline (or backbone): mean and sd of each key metric over the other axis, best first by AOR R2"
-    wide = grid_table(grid, keys)
-    cols = [c for c in wide.columns if c not in ('backbone', 'pipeline')]
-    g = wide.groupby(by, sort=False)[cols]
-    out = g.mean().round(3).join(g.std(ddof=0).round(3).add_suffix(' sd')).join(wide.groupby(by, sort=False).size().rename('models'))
-    return out.sort_values(cols[0], ascending=False).reset_index()
+def grid_summary(
+    grid_preds, # the predictions of `train_grid(..., predictions=True)` (model 'backbone x pipeline')
+    by='pipeline', # 'pipeline' or 'backbone'
+    n_boot=2000, # bootstrap resamples of the test powders
+    seed=0, # seed of the resampling
+)->pd.DataFrame:
+    "Per pipeline (or backbone): each metric averaged over the other axis's cells, with its 95 % bootstrap interval over powders"
+    if by not in ('pipeline', 'backbone'): raise ValueError(f"by must be 'pipeline' or 'backbone', not {by!r}")
+    groups = {m: m.split(' x ', 1)[by == 'pipeline'] for m in dict.fromkeys(grid_preds.model)}
+    return group_metrics(grid_preds, groups, n_boot, seed).rename(columns={'model': by})
+
+def summary_table(summary, by='pipeline'):  # `grid_summary` output; its grouping
+    "The summary as 'value [lo, hi]' per metric, best first by AOR R2, with the number of grid cells averaged"
+    s = summary.rename(columns={by: 'model'})
+    order = s.query("target == 'AOR' and metric == 'R2'").sort_values('value', ascending=False).model
+    t = metrics_with_intervals(s).loc[order.tolist()]
+    t['models'] = s.groupby('model').models.first().loc[t.index]
+    return t.rename_axis(by)
 
 def plot_grid(grid, keys=(('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'F1'))):  # `train_grid` output; (target, metric) panels
     "Figure: one backbone x pipeline heat map per key metric"

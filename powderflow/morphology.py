@@ -62,7 +62,7 @@ def particle_mask(
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     return (stats[:, cv2.CC_STAT_AREA] >= min_area)[lab] & (lab > 0)
 
-# %% ../nbs/02a_morphology.ipynb #0a17343f
+# %% ../nbs/02a_morphology.ipynb #6774a793
 def distance_map(
     mask, # boolean particle mask
 )->np.ndarray:

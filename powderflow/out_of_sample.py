@@ -13,8 +13,8 @@ from .learner import profile_config, run_training, predict_tiles, powder_predict
 from .evaluation import evaluate_predictions, powder_labels, prediction_rows
 
 # %% auto #0
-__all__ = ['default_holdout', 'holdout_report', 'crossvalidate_end_to_end', 'random_tile_split', 'leakage_comparison',
-           'magnification_ablation']
+__all__ = ['default_holdout', 'tile_interval', 'holdout_report', 'crossvalidate_end_to_end', 'random_tile_split',
+           'leakage_comparison', 'magnification_ablation']
 
 # %% ../nbs/08_out_of_sample.ipynb #9722c529
 def default_holdout(powders):  # the simulator's powders.csv (or records with powder_name and a material column)
@@ -25,16 +25,28 @@ def default_holdout(powders):  # the simulator's powders.csv (or records with po
         if hit: names.append(hit[0])
     return names or sorted(powders.name)[:2]
 
+def tile_interval(
+    values, # one powder's per-tile predictions
+    n_boot=2000, # bootstrap resamples of its tiles
+    seed=0, # seed of the resampling
+)->tuple[float, float]:
+    "95 % bootstrap interval of the mean of `values`: how far the powder's prediction moves with other tiles of it"
+    v = np.asarray(values, float)
+    return tuple(np.percentile(v[np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))].mean(1), [2.5, 97.5]))
+
 def holdout_report(res, records):  # `run_training` result with the held-out powders in split 'holdout'; all records
-    "Per held-out powder: prediction (mean, sd), truth, Carr class, and the truth's percentile among training powders"
+    "Per held-out powder: prediction (mean, sd, interval over its tiles), truth, Carr class, the truth's percentile in training"
     df = res['df']; idx = np.flatnonzero(df.split == 'holdout')
-    per = powder_predictions(predict_tiles(res['learn'].model, df.iloc[idx], res['images'][idx], res['scalers'], res['cfg'].size))
+    tiles = predict_tiles(res['learn'].model, df.iloc[idx], res['images'][idx], res['scalers'], res['cfg'].size)
+    per = powder_predictions(tiles)
     truth, train = powder_labels(df.iloc[idx]).set_index('powder_name'), powder_labels(df[df.split == 'train'])
     rows = []
     for _, r in per.iterrows():
         t = truth.loc[r.powder_name]
         rows.append(dict(powder=r.powder_name, n_tiles=r.n_tiles,
             **{f'{c}_pred': round(r[c], 3) for c in ('AOR', 'HR', 'CI')}, **{f'{c}_sd': round(r[f'{c}_sd'], 3) for c in ('AOR', 'HR')},
+            **{f'{c}_{e}': round(x, 3) for c in ('AOR', 'HR')
+               for e, x in zip(('lo', 'hi'), tile_interval(tiles.loc[tiles.powder_name == r.powder_name, c]))},
             **{f'{c}_true': round(t[c], 3) for c in ('AOR', 'HR', 'CI')}, p_flowable=round(r.p_flowable, 3), flowable_true=bool(t.flowable),
             carr_pred=r.carr_class, **{f'{c}_train_percentile': round(100 * (train[c] < t[c]).mean()) for c in ('AOR', 'HR')}))
     return pd.DataFrame(rows), evaluate_predictions(per, truth.reset_index(), 'model', 'powder')
@@ -48,6 +60,7 @@ def crossvalidate_end_to_end(
     powders=None, # the simulator's powders.csv, for the oracle baseline
     resume=True, # reuse finished folds?
     device=None, # 'cpu', 'cuda', ...
+    cache_dir=None, # image and morphology cache shared by the folds (default: {out}/cache)
 )->pd.DataFrame:
     "`run_training` on each fold, validation from the fold's training powders: the CNN's and its baselines' predictions"
     labels, rows = powder_labels(records), []
@@ -56,7 +69,8 @@ def crossvalidate_end_to_end(
         train = records[split == 'train']
         inner = split_by_powder(train, valid_pct=0.2, test_pct=0, seed=cfg.seed + 100 * r + i)
         split[train.index] = np.where(inner == 'valid', 'valid', 'train')
-        res = run_training(records, cfg, Path(out)/f'repeat{r}-fold{i}', powders=powders, split=split, resume=resume, device=device)
+        res = run_training(records, cfg, Path(out)/f'repeat{r}-fold{i}', powders=powders, split=split, resume=resume, device=device,
+                           cache_dir=cache_dir)
         for name, p in {'cnn_end_to_end': res['powders'], **res['baselines']}.items(): rows.append(prediction_rows(p, labels, te, name))
     return pd.concat(rows, ignore_index=True)
 
@@ -66,23 +80,37 @@ def random_tile_split(records, valid_pct=0.15, test_pct=0.2, seed=0):  # records
     r = np.random.default_rng(seed).random(len(records))
     return pd.Series(np.where(r < test_pct, 'test', np.where(r < test_pct + valid_pct, 'valid', 'train')), index=records.index, name='split')
 
-def _same_powders(named, records):
-    "Per-powder predictions of several models, kept on the powders all of them predicted, in `PREDICTION_COLUMNS`"
-    names = sorted(set.intersection(*(set(p.powder_name) for p in named.values())))
-    fold, labels = pd.DataFrame(dict(repeat=0, fold=0, powder_name=names)), powder_labels(records)
-    return pd.concat([prediction_rows(p.set_index('powder_name').loc[names].reset_index(), labels, fold, k)
-                      for k, p in named.items()], ignore_index=True)
-
-def leakage_comparison(records, cfg, out, by_powder=None, powders=None, resume=True, device=None):  # records; TrainConfig; run folder; a finished run split by powder; powders.csv; resume runs?; device
-    "The same model trained on a split by powder and on a random split by tile, both scored on the first's test powders"
-    by_powder = by_powder or run_training(records, cfg, Path(out)/'by-powder', powders=powders, resume=resume, device=device)
+def leakage_comparison(
+    records, # validated records
+    cfg, # the `TrainConfig` of the cross-validated model
+    out, # run folder
+    by_powder, # `crossvalidate_end_to_end` rows: the model split by powder ('cnn_end_to_end')
+    powders=None, # the simulator's powders.csv
+    resume=True, # reuse a finished run?
+    device=None, # 'cpu', 'cuda', ...
+    cache_dir=None, # image and morphology cache
+)->pd.DataFrame:
+    "The same model trained on a random split by tile, scored on its test tiles of each powder, beside the cross-validated one"
     by_tile = run_training(records, cfg, Path(out)/'by-tile', powders=powders, split=random_tile_split(records, cfg.valid_pct, cfg.test_pct, cfg.seed),
-                           allow_shared_powders=True, resume=resume, device=device)
-    return _same_powders({'split by powder (honest)': by_powder['powders'], 'split by tile (seed style)': by_tile['powders']}, records)
+                           allow_shared_powders=True, resume=resume, device=device, cache_dir=cache_dir)
+    honest = by_powder[by_powder.model == 'cnn_end_to_end']
+    tile = by_tile['powders'][by_tile['powders'].powder_name.isin(honest.powder_name)]
+    leaky = prediction_rows(tile, powder_labels(records), honest[['repeat', 'fold', 'powder_name']], 'split by tile (seed style)')
+    return pd.concat([honest[honest.powder_name.isin(tile.powder_name)].assign(model='split by powder (honest)'), leaky], ignore_index=True)
 
-def magnification_ablation(records, cfg, out, with_mag=None, powders=None, resume=True, device=None):  # records; TrainConfig; folder; a finished run with magnification; powders.csv; resume runs?; device
-    "Per-powder predictions on the same unseen powders with and without the magnification input"
+def magnification_ablation(
+    records, # validated records
+    cfg, # the `TrainConfig` of the cross-validated model (with magnification)
+    out, # run folder: one sub-folder per fold
+    folds, # the `cv_folds` rows of `with_mag`
+    with_mag, # `crossvalidate_end_to_end` rows of the model with magnification
+    powders=None, # the simulator's powders.csv
+    resume=True, # reuse finished folds?
+    device=None, # 'cpu', 'cuda', ...
+    cache_dir=None, # image and morphology cache
+)->pd.DataFrame:
+    "Per-powder predictions with and without the magnification input, both cross-validated on the same folds"
     from dataclasses import replace
-    with_mag = with_mag or run_training(records, cfg, Path(out)/'with-mag', powders=powders, resume=resume, device=device)
-    without = run_training(records, replace(cfg, use_mag=False), Path(out)/'image-only', powders=powders, split=with_mag['df'].split, resume=resume, device=device)
-    return _same_powders({'image + magnification': with_mag['powders'], 'image only': without['powders']}, records)
+    without = crossvalidate_end_to_end(records, replace(cfg, use_mag=False), out, folds, powders, resume, device, cache_dir)
+    return pd.concat([with_mag[with_mag.model == 'cnn_end_to_end'].assign(model='image + magnification'),
+                      without[without.model == 'cnn_end_to_end'].assign(model='image only')], ignore_index=True)

@@ -116,7 +116,8 @@ def run_study(
     progress = progress_bars() if progress is None else progress
     data = Path(data).resolve() if data else run/'data'
     params = dict(profile=profile, data_dir=str(data), run_dir=str(run/'work'), out_dir=str(out), backbones=backbones and list(backbones),
-                  pipelines=pipelines and list(pipelines), epochs=epochs, size=size, seed=seed, device=device)
+                  pipelines=pipelines and list(pipelines), epochs=epochs, size=size, seed=seed, device=device,
+                  self_checks=False)   # 05's tests of the library (resumed, two-process training) are for `make test`
     manifest = dict(profile=profile, parameters=params, run=str(run), notebooks_dir=str(nbs), started=datetime.now(timezone.utc).isoformat(timespec='seconds'),
                     command=' '.join(sys.argv), git=_git(nbs, out), device=device_info(device), packages=_versions(), notebooks=[], status='running')
     t_all, started_ns = time.time(), time.time_ns()
@@ -202,8 +203,8 @@ FIGURES = {  # file in out/: one line on what it shows
     '05_applicability_domain': "per powder: distance to the nearest training powder, its ratio to the largest validation distance, the extrapolation flag",
     '05b_grid': 'the study grid: per backbone x pipeline, per-powder test metrics',
     '05b_grid.png': 'the study grid as heat maps of AOR R2, HR R2 and flowable F1 (also as SVG)',
-    '05b_grid_by_pipeline': 'per pipeline: mean and spread of the key metrics over the backbones',
-    '05b_grid_by_backbone': 'per backbone: mean and spread of the key metrics over the pipelines',
+    '05b_grid_by_pipeline': 'per pipeline: the metrics averaged over the backbones, 95 % interval over the test powders',
+    '05b_grid_by_backbone': 'per backbone: the metrics averaged over the pipelines, 95 % interval over the test powders',
     '05b_grid_intervals': 'the grid with 95 % bootstrap intervals over its test powders',
     '05b_grid_differences': 'the main model minus every other grid cell, paired on the same test powders, with 95 % intervals',
     '06_robustness_curves.png': 'key metrics against the severity of each degradation (noise, dose, blur, gamma, JPEG, PNG)',
@@ -215,8 +216,8 @@ FIGURES = {  # file in out/: one line on what it shows
     '06_cross_pipeline': 'the cross-pipeline metrics in full',
     '07_attribution_maps.png': 'Grad-CAM and Integrated Gradients maps for AOR and HR on a flowable and a non-flowable test tile',
     '07_interpretability': "per map: the magnification's attribution, completeness gap, share on particles, similarity to a random network's",
-    '08_holdout': 'the named held-out powders: prediction with spread, truth, Carr class, and where the truth falls among the training powders',
-    '08_out_of_sample': 'the end-to-end CNN under cross-validation by powder, the leakage comparison (split by tile against by powder, on the same powders), the magnification ablation: metrics with intervals, paired differences',
+    '08_holdout': 'the named held-out powders: prediction with spread and a 95 % interval over its tiles, truth, Carr class, and where the truth falls among the training powders',
+    '08_out_of_sample': 'the end-to-end CNN under cross-validation by powder, the leakage comparison (split by tile against the cross-validated model, every powder), the magnification ablation on the same folds: metrics with intervals, paired differences',
     '08_predictions': "the per-powder predictions behind 08's tables, in the schema of 05_cv_predictions, with the experiment's name",
     '09_spectra_metrics': 'second workload, micrographs + 24 spectra: attention and simple fusion, image only, spectra only, the oracle and the mean on the test specimen (MAE, RMSE, R2)',
     '09_spectra_parity.png': 'second workload: predicted against true hardness on the test specimen, one panel per model (also as SVG)',
