@@ -16,10 +16,10 @@ from .synthetic import Powder, true_labels, LabelModel
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_COLUMNS', 'CV_METRICS', 'MODEL_ORDER',
            'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'powder_labels', 'cv_folds',
-           'fit_predict', 'mean_predictions', 'oracle_features', 'morphometry_features', 'noise_free_predictions',
-           'mean_baseline', 'feature_baseline', 'oracle_baseline', 'morphometry_baseline', 'prediction_rows',
-           'crossvalidate', 'metric_draws', 'cv_metrics', 'paired_differences', 'intervals_of', 'group_metrics',
-           'metrics_with_intervals', 'plot_cv_parity']
+           'fit_regressors', 'predict_regressors', 'fit_predict', 'mean_predictions', 'oracle_features',
+           'morphometry_features', 'noise_free_predictions', 'mean_baseline', 'feature_baseline', 'oracle_baseline',
+           'morphometry_baseline', 'prediction_rows', 'crossvalidate', 'metric_draws', 'cv_metrics',
+           'paired_differences', 'intervals_of', 'group_metrics', 'metrics_with_intervals', 'plot_cv_parity']
 
 # %% ../nbs/05a_evaluation.ipynb #ed8d7d4b
 def regression_metrics(y, p):  # true values; predictions
@@ -78,28 +78,46 @@ def cv_folds(
 ORACLE_FEATURES = ('d10_um', 'd50_um', 'd90_um', 'sigma', 'density', 'sphericity', 'aspect', 'satellites', 'roughness')
 VISIBLE_FEATURES = tuple(c for c in ORACLE_FEATURES if c != 'density')   # what an image can show
 
+def fit_regressors(
+    Xtr, # training powders' features (powders x features; NaN allowed)
+    labels, # their `powder_labels`, in the same order
+)->dict:
+    "Ridge for AOR, HR, ln Hall (powders that flow), logistic regression for flowable, on standardised features (NaN -> median)"
+    from sklearn.linear_model import RidgeCV, LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    Xtr = np.asarray(Xtr, float)
+    with warnings.catch_warnings():   # a feature no training powder has stays NaN here and becomes 0
+        warnings.simplefilter('ignore', RuntimeWarning)
+        fill = np.nan_to_num(np.nanmedian(Xtr, 0))
+    Xtr, flows = np.where(np.isnan(Xtr), fill, Xtr), labels.flowable.to_numpy(bool)
+    fitted = dict(fill=fill)
+    for col, y, rows in [('AOR', labels.AOR, slice(None)), ('HR', labels.HR, slice(None)), ('Flow_rate', np.log(labels.Flow_rate), flows)]:
+        fitted[col] = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 20))).fit(Xtr[rows], np.asarray(y, float)[rows])
+    two = len(np.unique(flows)) == 2   # one class only: its share is the probability
+    fitted['flowable'] = make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(Xtr, flows) if two else float(flows[0])
+    return fitted
+
+def predict_regressors(
+    fitted, # `fit_regressors` output
+    Xte, # powders' features, the same columns
+)->pd.DataFrame:
+    "Per powder: AOR, HR, Hall time, probability of flowing and Carr index"
+    Xte = np.asarray(Xte, float); Xte = np.where(np.isnan(Xte), fitted['fill'], Xte)
+    out = {c: fitted[c].predict(Xte) for c in ('AOR', 'HR', 'Flow_rate')}
+    out['Flow_rate'] = np.exp(out['Flow_rate'])
+    f = fitted['flowable']
+    out['p_flowable'] = np.full(len(Xte), f) if isinstance(f, float) else f.predict_proba(Xte)[:, 1]
+    out['CI'] = carr_index(np.clip(out['HR'], 1, None))
+    return pd.DataFrame(out)
+
 def fit_predict(
     Xtr, # training powders' features (powders x features; NaN allowed)
     labels, # their `powder_labels`, in the same order
     Xte, # test powders' features
 )->pd.DataFrame:
-    "Ridge for AOR, HR, ln Hall (powders that flow); logistic regression for flowable: standardised features, NaN -> training median"
-    from sklearn.linear_model import RidgeCV, LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    Xtr, Xte = np.asarray(Xtr, float), np.asarray(Xte, float)
-    fill = np.nan_to_num(np.nanmedian(Xtr, 0)) if np.isnan(Xtr).any() or np.isnan(Xte).any() else 0
-    Xtr, Xte = np.where(np.isnan(Xtr), fill, Xtr), np.where(np.isnan(Xte), fill, Xte)
-    out, flows = {}, labels.flowable.to_numpy(bool)
-    for col, y, rows in [('AOR', labels.AOR, slice(None)), ('HR', labels.HR, slice(None)), ('Flow_rate', np.log(labels.Flow_rate), flows)]:
-        r = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 20))).fit(Xtr[rows], np.asarray(y, float)[rows])
-        out[col] = r.predict(Xte)
-    out['Flow_rate'] = np.exp(out['Flow_rate'])
-    if len(np.unique(flows)) == 2:
-        out['p_flowable'] = make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(Xtr, flows).predict_proba(Xte)[:, 1]
-    else: out['p_flowable'] = np.full(len(Xte), float(flows[0]))
-    out['CI'] = carr_index(np.clip(out['HR'], 1, None))
-    return pd.DataFrame(out)
+    "`fit_regressors` on the training powders, `predict_regressors` on the test powders"
+    return predict_regressors(fit_regressors(Xtr, labels), Xte)
 
 def mean_predictions(
     labels, # training powders' `powder_labels`

@@ -10,7 +10,7 @@ from .core import atomic_write, save_figure
 from .conversion import read_tile, get_pipeline, METHODS
 from .data import read_records
 from .learner import load_model, predict_tiles, powder_predictions
-from .evaluation import (evaluate_predictions, powder_labels, fit_predict, prediction_rows, cv_metrics,
+from .evaluation import (evaluate_predictions, powder_labels, fit_regressors, predict_regressors, prediction_rows, cv_metrics,
                                    paired_differences, intervals_of)
 from .pretraining import cached_pixel_size_um, tile_descriptors
 
@@ -181,13 +181,16 @@ def probe_robustness(
         imgs = prepared_images(records, pcfg.method, pcfg.cache_size, name, sev, seed)
         d = tile_descriptors(net, imgs, px, pcfg.size)[0].drop(columns='log_d50_px')
         return d.assign(powder_name=records.powder_name.values).groupby('powder_name').mean()
-    clean, rows = features(None, 0), []
+    clean, rows, fitted = features(None, 0), [], []
+    for _, te in folds.groupby(['repeat', 'fold']):   # each fold's regressors, fitted once on the clean images
+        tr = labels[~labels.powder_name.isin(te.powder_name)].reset_index(drop=True)
+        fitted.append((te, fit_regressors(clean.loc[tr.powder_name], tr)))
     for name in degradations or DEGRADATIONS:
         for sev in DEGRADATIONS[name][2]:
             f = clean if sev == 0 else features(name, sev)
-            for _, te in folds.groupby(['repeat', 'fold']):
-                test = te.powder_name.tolist(); tr = labels[~labels.powder_name.isin(test)].reset_index(drop=True)
-                pred = pd.concat([pd.DataFrame(dict(powder_name=test)), fit_predict(clean.loc[tr.powder_name], tr, f.loc[test])], axis=1)
+            for te, fit in fitted:
+                test = te.powder_name.tolist()
+                pred = pd.concat([pd.DataFrame(dict(powder_name=test)), predict_regressors(fit, f.loc[test])], axis=1)
                 rows.append(prediction_rows(pred, labels, te, f'{name} {sev:g}').assign(degradation=name, severity=sev))
     return pd.concat(rows, ignore_index=True)
 
