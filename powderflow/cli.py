@@ -158,7 +158,7 @@ def _read_config(path):
     return conf
 
 def _train_cmd(a):
-    from powderflow.learner import TrainConfig, profile_config, run_training, metrics_table, write_training_figures, default_device, _rank0_first
+    from powderflow.learner import TrainConfig, profile_config, run_training, metrics_table, write_training_figures, default_device, rank0_first
     from dataclasses import fields
     conf = _read_config(a.config) if a.config else {}
     if conf.get('task') == 'spectra': return _spectra_train_cmd(a)
@@ -173,7 +173,7 @@ def _train_cmd(a):
     cfg = profile_config(profile, **{k: tuple(v) if isinstance(v, list) else v for k, v in conf.items() if k not in ('records', 'profile', 'out')} | over)
     records = a.records or conf.get('records')
     if not records:
-        with _rank0_first(default_device(a.device)):   # under `accelerate launch`, one process generates the data, the others wait
+        with rank0_first(default_device(a.device)):   # under `accelerate launch`, one process generates the data, the others wait
             records = syn.synthesize(Path('runs')/f'data-{profile}-seed{cfg.seed}', profile, seed=cfg.seed)
     out = Path(a.out or conf.get('out') or Path('runs')/f'{cfg.backbone}-{cfg.method}-{cfg.size}-seed{cfg.seed}')
     res = run_training(_records(records, a.dataset_root, cfg.method), cfg, out, resume=not a.no_resume, progress=True, device=a.device)

@@ -16,7 +16,7 @@ __all__ = ['PIPELINES', 'METHODS', 'TILE_SUFFIXES', 'TileError', 'check_tile', '
            'demo_tiles', 'histogram16', 'hist_percentile', 'apply_lut16', 'stretch', 'FullScale', 'MinMaxStretch',
            'PercentileStretch', 'ImageJAuto', 'Gamma', 'LogCurve', 'Clahe', 'Pipeline', 'register_pipeline',
            'get_pipeline', 'convert', 'convert8', 'plot_pipelines', 'pipeline_stats', 'ConversionError', 'list_tiles',
-           'check_writable', 'remove_stale_temporaries', 'convert_file', 'convert_tiles', 'read_tile8',
+           'check_writable', 'remove_stale_temporaries', 'convert_file', 'convert_job', 'convert_tiles', 'read_tile8',
            'convert_to_array']
 
 # %% ../nbs/01_conversion.ipynb #c6afb209
@@ -433,7 +433,7 @@ def convert_file(
     for d, m in todo.items(): _write8(d, get_pipeline(m)(img), dict(meta, conversion=str(m)))
     return ['done' if Path(d) in todo else 'skipped' for d in targets]
 
-def _convert_job(job, overwrite=False):
+def convert_job(job, overwrite=False):
     "Worker: one tile and its targets; a bad tile comes back as its error text instead of raising"
     cv2.setNumThreads(1)  # one core per worker: the parallelism is across tiles
     src, targets = job
@@ -472,7 +472,7 @@ def convert_tiles(
     root = _common_root(tiles)
     jobs = [(t, {dst/m/Path(t).absolute().relative_to(root).with_suffix(ext): m for m in methods}) for t in tiles]
     started = time.time()
-    status = parallel_map(_convert_job, jobs, n_workers, progress, overwrite=overwrite)
+    status = parallel_map(convert_job, jobs, n_workers, progress, overwrite=overwrite)
     df = pd.DataFrame([dict(source=str(t), method=m, output=str(d), status=s)
                        for (t, targets), st in zip(jobs, status) for (d, m), s in zip(targets.items(), st)])
     _update_index(dst/'conversions.csv', df)

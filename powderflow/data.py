@@ -15,7 +15,7 @@ with quiet_dependency_imports():
 from .conversion import convert_to_array, get_pipeline, check_writable
 
 # %% auto #0
-__all__ = ['REQUIRED', 'PHYSICAL_RANGES', 'REG_TARGETS', 'GREY_MEAN', 'GREY_STD', 'RecordError', 'validate_records',
+__all__ = ['REQUIRED', 'PHYSICAL_RANGES', 'REG_TARGETS', 'GREY_MEAN', 'GREY_STD', 'RecordError', 'csv_rows', 'validate_records',
            'read_records', 'read_seed_csv', 'missing_files', 'split_by_powder', 'kfold_by_powder', 'leakage_report',
            'check_split', 'Scalers', 'cache_images', 'TileDataset', 'BatchAugment', 'powder_dataloaders']
 
@@ -26,7 +26,8 @@ class RecordError(ValueError):
 REQUIRED = ('image_path', 'powder_name', 'magnification', 'AOR', 'HR', 'Flow_rate')
 PHYSICAL_RANGES = {'AOR': (0, 90), 'HR': (1, 3), 'Flow_rate': (0, 1000)}  # open-ended below for AOR and Hall, HR >= 1
 
-def _rows(mask, limit=10):
+def csv_rows(mask, limit=10):  # boolean mask over a CSV's rows; how many to name
+    "CSV line numbers (header = line 1) of the rows `mask` selects, for error messages"
     idx = np.flatnonzero(np.asarray(mask))
     return ', '.join(str(i + 2) for i in idx[:limit]) + (f' and {len(idx) - limit} more' if len(idx) > limit else '')
 
@@ -41,7 +42,7 @@ def validate_records(
     for col in ('magnification', 'AOR', 'HR', 'Flow_rate') + (('CI',) if 'CI' in df.columns else ()):
         num = pd.to_numeric(df[col], errors='coerce')
         bad = num.isna() & df[col].notna()
-        if bad.any(): raise RecordError(f'{name}: column {col}: not a number in row(s) {_rows(bad)} (e.g. {df[col][bad].iloc[0]!r})')
+        if bad.any(): raise RecordError(f'{name}: column {col}: not a number in row(s) {csv_rows(bad)} (e.g. {df[col][bad].iloc[0]!r})')
         df[col] = num.astype(float)
     checks = [('magnification', df.magnification.isna(), 'missing'), ('magnification', df.magnification <= 0, 'zero or negative'),
               ('image_path', df.image_path.isna(), 'missing'), ('powder_name', df.powder_name.isna(), 'missing'),
@@ -50,11 +51,11 @@ def validate_records(
               ('Flow_rate', df.Flow_rate <= 0, 'zero or negative (leave it empty for a powder that does not flow)')]
     if 'CI' in df.columns: checks.append(('CI', (df.CI - carr_index(df.HR)).abs() > 0.1, 'contradicts HR (CI = 100 (1 - 1/HR))'))
     for col, bad, what in checks:
-        if bad.any(): raise RecordError(f'{name}: column {col}: {what} in row(s) {_rows(bad)}')
+        if bad.any(): raise RecordError(f'{name}: column {col}: {what} in row(s) {csv_rows(bad)}')
     df['powder_name'] = df.powder_name.astype(str)
     labels = df.groupby('powder_name')[['AOR', 'HR', 'Flow_rate']].nunique(dropna=False)
     two = labels[(labels > 1).any(axis=1)]
-    if len(two): raise RecordError(f'{name}: powder {two.index[0]!r} has more than one label set (rows {_rows(df.powder_name == two.index[0])})')
+    if len(two): raise RecordError(f'{name}: powder {two.index[0]!r} has more than one label set (rows {csv_rows(df.powder_name == two.index[0])})')
     df['CI'] = carr_index(df.HR)
     df['flowable'] = df.Flow_rate.notna()
     return df

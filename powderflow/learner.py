@@ -37,8 +37,9 @@ from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, m
 __all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig', 'profile_config',
            'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint', 'RestoreTrackers', 'BF16Autocast',
            'make_learner', 'fit', 'predict_tiles', 'powder_predictions', 'powder_means', 'Domain', 'fit_domain',
-           'save_model', 'load_model', 'load_weights', 'default_device', 'run_training', 'metrics_table', 'study_grid',
-           'study_model', 'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model', 'predict_files']
+           'save_model', 'load_model', 'load_weights', 'default_device', 'rank0_first', 'run_training', 'metrics_table',
+           'study_grid', 'study_model', 'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model',
+           'predict_files']
 
 # %% ../nbs/05_training.ipynb #75aa3a4d
 LOSS_WEIGHTS = dict(AOR=1.0, HR=1.0, Flow_rate=0.5, flowable=1.0)
@@ -339,7 +340,7 @@ def default_device(device=None):  # 'cpu', 'cuda', 'cuda:1', a torch.device, or 
     if device: return torch.device(device)
     return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if torch.cuda.is_available() else torch.device('cpu')
 
-def _rank0_first(device):
+def rank0_first(device):
     "Under a distributed launch: a context in which rank 0 goes first (claiming the folder, caching) and the others wait"
     if num_distrib() <= 1: return contextlib.nullcontext()
     from accelerate import PartialState
@@ -367,7 +368,7 @@ def run_training(
     df['split'] = split if split is not None else split_by_powder(df, cfg.valid_pct, cfg.test_pct, cfg.seed, cfg.holdout)
     if not allow_shared_powders: check_split(df, df.split)
     device = default_device(device)
-    with _rank0_first(device):
+    with rank0_first(device):
         finished = _claim_run_folder(out, cfg, df, resume)
         images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or out.parent/'cache', n_workers, progress)
     scalers = Scalers.fit(df[df.split == 'train'], cfg.extra_cols)

@@ -21,7 +21,7 @@ with quiet_dependency_imports():
     from fastai.callback.progress import CSVLogger
 from .learner import EpochSeed, default_device
 from .evaluation import regression_metrics
-from .data import _rows   # CSV line numbers of the rows a mask selects
+from .data import csv_rows   # CSV line numbers of the rows a mask selects
 from .metallo import read_metallo, load_metallo_spectra
 
 # %% auto #0
@@ -185,13 +185,13 @@ def read_spectra_records(
     missing = [c for c in SPECTRA_COLUMNS if c != 'target' and c not in df.columns] + ([target] if target not in df.columns else [])
     if missing: raise SpectraError(f'{path}: no column {", ".join(map(repr, missing))} (a spectra record has {", ".join(SPECTRA_COLUMNS[:3])} and the target)')
     y = pd.to_numeric(df[target], errors='coerce')
-    if (bad := ~np.isfinite(y.to_numpy(float))).any(): raise SpectraError(f'{path}: column {target!r} is not a finite number in line(s) {_rows(bad)}')
-    if (bad := df.specimen.isna().to_numpy()).any(): raise SpectraError(f'{path}: column specimen is empty in line(s) {_rows(bad)}')
+    if (bad := ~np.isfinite(y.to_numpy(float))).any(): raise SpectraError(f'{path}: column {target!r} is not a finite number in line(s) {csv_rows(bad)}')
+    if (bad := df.specimen.isna().to_numpy()).any(): raise SpectraError(f'{path}: column specimen is empty in line(s) {csv_rows(bad)}')
     df = df.assign(target=y.astype(float))   # the column to predict, under one name
     for c in ('image_path', 'spectra_path'):
         df[c] = [str(p if Path(p).is_absolute() else path.parent/p) for p in df[c].astype(str)]
         if (bad := ~df[c].map(lambda p: Path(p).is_file()).to_numpy()).any():
-            raise SpectraError(f'{path}: line {_rows(bad, 1)}: {c} {df[c][bad].iloc[0]} does not exist' + (f' ({bad.sum()} files missing)' if bad.sum() > 1 else ''))
+            raise SpectraError(f'{path}: line {csv_rows(bad, 1)}: {c} {df[c][bad].iloc[0]} does not exist' + (f' ({bad.sum()} files missing)' if bad.sum() > 1 else ''))
     return df
 
 def split_by_specimen(

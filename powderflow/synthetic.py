@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import numpy as np, pandas as pd, cv2
 from .core import atomic_write, carr_index, field_width_um, parallel_map
-from .conversion import write_tile, METHODS, check_writable, remove_stale_temporaries, _convert_job
+from .conversion import write_tile, METHODS, check_writable, remove_stale_temporaries, convert_job
 
 # %% auto #0
 __all__ = ['REAL_LABELS', 'MATERIALS', 'ROUTES', 'MATERIAL_ROUTES', 'D50_RANGE_UM', 'SIGMA_RANGE', 'MAGNIFICATIONS', 'FRAME_PX',
@@ -544,7 +544,7 @@ def write_seed_format(out, records, methods=None, n_workers=None, progress=True)
                              magnification_scaled=(math.log(r.magnification) - 6.681) / 0.5561, powder_name=r.powder_name,
                              convert_method=m, AOR=r.AOR, HR=r.HR, CI=r.CI, Flow_rate=r.Flow_rate))
         jobs.append((str(out/r.image_path), targets))
-    status = [s for st in parallel_map(_convert_job, jobs, n_workers, progress) for s in st]
+    status = [s for st in parallel_map(convert_job, jobs, n_workers, progress) for s in st]
     bad = [s for s in status if s.startswith('error')]
     if bad: raise SynthError(f'{len(bad)} seed-format conversions failed, e.g. {bad[0][7:]}')
     with atomic_write(out/'seed'/'data.csv', 'w') as f: pd.DataFrame(rows).to_csv(f, index=False)
