@@ -12,7 +12,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 
-.PHONY: reproduce test bench bench-synth bench-train bench-spectra bench-morphology export readme venv
+.PHONY: reproduce test bench bench-synth bench-train bench-input bench-spectra bench-morphology export readme venv
 
 venv: $(VENV)/.installed
 
@@ -35,6 +35,9 @@ bench-synth: $(VENV)/.installed
 
 bench-train: $(VENV)/.installed
 	$(PY) benchmarks/training_throughput.py
+
+bench-input: $(VENV)/.installed
+	$(PY) benchmarks/input_throughput.py
 
 bench-spectra: $(VENV)/.installed
 	$(PY) benchmarks/spectra_throughput.py

@@ -13,11 +13,11 @@ from .semfiles import tiff_scale, drop_data_bar, complete_scale, MetadataError
 
 # %% auto #0
 __all__ = ['PIPELINES', 'METHODS', 'TILE_SUFFIXES', 'TileError', 'check_tile', 'read_tile', 'write_tile', 'demo_tile',
-           'demo_tiles', 'histogram16', 'hist_percentile', 'apply_lut16', 'stretch', 'FullScale', 'MinMaxStretch',
-           'PercentileStretch', 'ImageJAuto', 'Gamma', 'LogCurve', 'Clahe', 'Pipeline', 'register_pipeline',
-           'get_pipeline', 'convert', 'convert8', 'plot_pipelines', 'pipeline_stats', 'ConversionError', 'list_tiles',
-           'check_writable', 'remove_stale_temporaries', 'convert_file', 'convert_job', 'convert_tiles', 'read_tile8',
-           'convert_to_array']
+           'demo_tiles', 'histogram16', 'hist_percentile', 'apply_lut16', 'stretch', 'stretch8', 'FullScale',
+           'MinMaxStretch', 'PercentileStretch', 'ImageJAuto', 'Gamma', 'LogCurve', 'Clahe', 'Pipeline',
+           'register_pipeline', 'get_pipeline', 'convert', 'convert8', 'plot_pipelines', 'pipeline_stats',
+           'ConversionError', 'list_tiles', 'check_writable', 'remove_stale_temporaries', 'convert_file', 'convert_job',
+           'convert_tiles', 'read_tile8', 'convert_to_array']
 
 # %% ../nbs/01_conversion.ipynb #c6afb209
 class TileError(ValueError):
@@ -158,21 +158,48 @@ def stretch(
     "Lookup table of the linear map lo -> 0, hi -> 1 over all 16-bit values, clipped; a range of zero width maps all to 0 or 1"
     return np.clip((_LEVELS - lo) / max(hi - lo, 1), 0, 1)
 
+def stretch8(
+    img, # uint16 image
+    lo, # value mapped to 0
+    hi, # value mapped to 255
+)->np.ndarray:
+    "`stretch(lo, hi)` rounded to 8 bits (half up) and applied to `img`, by OpenCV's scaling where it is exact on every level"
+    lo, d = int(lo), max(int(hi) - int(lo), 1)
+    exact = (np.arange(d + 1) / d * 255 + 0.5).astype(np.uint8)   # the table on lo..lo+d, rounded as `Pipeline.lut` does
+    n = min(d, 65535 - lo) + 1
+    levels = np.arange(lo, lo + n + (-n % 64), dtype=np.int64).clip(0, 65535).astype(np.uint16)[None]  # whole SIMD blocks
+    below = cv2.minMaxLoc(img)[0] < lo   # values below lo must go to 0: subtract lo first (saturating), else scale at once
+    def scaled(x, scale, shift, dst=None):   # OpenCV computes |x scale + shift| in float32, rounds and saturates
+        return cv2.convertScaleAbs(cv2.subtract(x, lo), dst, scale, shift) if below else \
+               cv2.convertScaleAbs(x, dst, scale, shift - lo * scale)
+    a = np.float32(255 / d)   # the scale in float32, or its neighbour above or below, with a shift
+    candidates = [(float(s), f / d) for s in (a, np.nextafter(a, np.float32(1)), np.nextafter(a, np.float32(0)))
+                  for f in (1 / 4, 1 / 3, 1 / 6, 1 / 2.5, 1 / 8)]   # that lifts ties (k + 1/2) and nothing else past one
+    scale = next((c for c in candidates if (scaled(levels, *c)[0, :n] == exact[:n]).all()), None)
+    flat = np.ascontiguousarray(img).reshape(1, -1)
+    m = flat.size - flat.size % 64   # OpenCV's vector loop; the last few pixels might take its scalar path: table
+    if scale is None or m == 0:      # float32 rounding misses a level whatever the scale (rare): the exact table
+        return apply_lut16((stretch(lo, lo + d) * 255 + 0.5).astype(np.uint8), img)
+    out = np.empty(flat.shape, np.uint8)
+    scaled(flat[:, :m], *scale, out[:, :m])
+    out[0, m:] = exact[np.clip(flat[0, m:].astype(np.int64) - lo, 0, d)]
+    return out.reshape(img.shape)
+
 # %% ../nbs/01_conversion.ipynb #bd0ab44f
 @dataclass(frozen=True)
 class FullScale:
     "x / `max_value`: a fixed scale for every image"
     max_value: int = 65535  # value shown white (65535 for 16 bits; 4095 for a 12-bit detector)
     image_dependent = False
+    def range(self, img): return 0, self.max_value
     def __call__(self, img): return np.clip(_LEVELS / self.max_value, 0, 1)
 
 @dataclass(frozen=True)
 class MinMaxStretch:
     "Linear stretch: the image's minimum -> 0, its maximum -> 1"
     image_dependent = True
-    def __call__(self, img):
-        lo, hi, *_ = cv2.minMaxLoc(img)
-        return stretch(lo, hi)
+    def range(self, img): return cv2.minMaxLoc(img)[:2]
+    def __call__(self, img): return stretch(*self.range(img))
 
 @dataclass(frozen=True)
 class PercentileStretch:
@@ -180,7 +207,8 @@ class PercentileStretch:
     lo: float = 2.    # lower percentile (%), saturated to black
     hi: float = 98.   # upper percentile (%), saturated to white
     image_dependent = True
-    def __call__(self, img): return stretch(*hist_percentile(histogram16(img), [self.lo, self.hi]))
+    def range(self, img): return hist_percentile(histogram16(img), [self.lo, self.hi])
+    def __call__(self, img): return stretch(*self.range(img))
 
 @dataclass(frozen=True)
 class ImageJAuto:
@@ -246,8 +274,12 @@ class Pipeline:
         img, # uint16 image
         out=None, # optional uint8 array to write into
     ):
-        "Convert a uint16 image to uint8"
-        out = apply_lut16(self.lut(img), img, out=out)
+        "Convert a uint16 image to uint8 (an image's own linear stretch alone: `stretch8`; else the table)"
+        if not self.tones and self.norm.image_dependent and hasattr(self.norm, 'range'):
+            res = stretch8(img, *self.norm.range(img))
+            if out is None: out = res
+            else: out[...] = res
+        else: out = apply_lut16(self.lut(img), img, out=out)
         if self.clahe is not None: out[...] = self.clahe(out)
         return out
 

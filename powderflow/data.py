@@ -12,12 +12,14 @@ from .core import atomic_write, carr_index, quiet_dependency_imports
 with quiet_dependency_imports():
     from fastai.data.load import DataLoader
     from fastai.data.core import DataLoaders
+from fastcore.basics import store_attr
 from .conversion import convert_to_array, get_pipeline, check_writable
 
 # %% auto #0
 __all__ = ['REQUIRED', 'PHYSICAL_RANGES', 'REG_TARGETS', 'GREY_MEAN', 'GREY_STD', 'RecordError', 'csv_rows', 'validate_records',
            'read_records', 'read_seed_csv', 'missing_files', 'split_by_powder', 'kfold_by_powder', 'leakage_report',
-           'check_split', 'Scalers', 'cache_images', 'TileDataset', 'BatchAugment', 'powder_dataloaders']
+           'check_split', 'Scalers', 'cache_images', 'TileDataset', 'symmetric_crops', 'normalise', 'BatchAugment',
+           'TileLoader', 'powder_dataloaders']
 
 # %% ../nbs/03_dataset.ipynb #f520202c
 class RecordError(ValueError):
@@ -217,34 +219,95 @@ def _stat(p):
     except OSError: return None
 
 class TileDataset(torch.utils.data.Dataset):
-    "Records as (uint8 image 1 x S x S, float inputs, float targets) from the cache"
-    def __init__(self, images, idxs, inputs, targets): self.images, self.idxs, self.inputs, self.targets = images, np.asarray(idxs), inputs, targets
+    "Records as (uint8 image 1 x S x S, float inputs, float targets) from the cache, one by one or a batch at a time"
+    def __init__(
+        self,
+        images, # the cache (`cache_images`): uint8 array N x S x S, in record order
+        idxs, # the records (rows of `images`) this dataset holds, in its order
+        inputs, # float32 model inputs of every record (N x k)
+        targets, # float32 targets of every record (N x t)
+    ): self.images, self.idxs, self.inputs, self.targets = images, np.asarray(idxs), inputs, targets
     def __len__(self): return len(self.idxs)
     def new_empty(self):  # what `learn.export` keeps: the structure, not the data
         return TileDataset(np.zeros((0, *self.images.shape[1:]), np.uint8), [], self.inputs[:0], self.targets[:0])
     def __getitem__(self, i):
         j = self.idxs[i]
         return torch.from_numpy(np.array(self.images[j]))[None], torch.from_numpy(self.inputs[j]), torch.from_numpy(self.targets[j])
+    def batch(
+        self,
+        pos, # positions in this dataset
+    ):
+        "Items `pos` as one batch (uint8 B x 1 x S x S, inputs, targets): one gather from the cache in ascending record order"
+        j = self.idxs[np.asarray(pos)]
+        order = np.argsort(j, kind='stable')
+        x = self.images[j[order]]   # the memory-mapped rows read in file order
+        if (np.diff(order) != 1).any(): x = x[np.argsort(order)]   # then put in the order asked
+        return torch.from_numpy(x)[:, None], torch.from_numpy(self.inputs[j]), torch.from_numpy(self.targets[j])
 
-# %% ../nbs/03_dataset.ipynb #38f1a8c0
+# %% ../nbs/03_dataset.ipynb #e4ae5d46
 GREY_MEAN, GREY_STD = 0.449, 0.226  # ImageNet's mean and std averaged over channels: grey input for ImageNet backbones
 
+def symmetric_crops(
+    x, # uint8 (or any) batch B x 1 x H x W, on any device
+    size, # side of the square crops
+    oy, # top row of each image's crop (B integers)
+    ox, # left column of each image's crop (B integers)
+    flip_y, # flip each crop upside down? (B booleans)
+    flip_x, # flip each crop left to right? (B booleans)
+    transpose, # then swap each crop's rows and columns? (B booleans)
+)->torch.Tensor:
+    "Each image's own crop under its own of the 8 symmetries of the square, by one indexed gather: B x 1 x size x size"
+    dev = x.device
+    oy, ox = (torch.as_tensor(v, device=dev) for v in (oy, ox))
+    flip_y, flip_x, transpose = (torch.as_tensor(v, device=dev).bool() for v in (flip_y, flip_x, transpose))
+    B, _, H, W = x.shape
+    r = torch.arange(size, device=dev)
+    rows = (oy[:, None] + torch.where(flip_y[:, None], size - 1 - r, r)) * W   # B x size: offset of each source row
+    cols = ox[:, None] + torch.where(flip_x[:, None], size - 1 - r, r)          # B x size: each source column
+    t = transpose[:, None]
+    down, across = torch.where(t, cols, rows), torch.where(t, rows, cols)       # transposed: rows run across
+    return torch.gather(x.reshape(B, H * W), 1, (down[:, :, None] + across[:, None, :]).view(B, -1)).view(B, 1, size, size)
+
+def normalise(
+    x, # uint8 batch
+    dtype=torch.float32, # the model's dtype
+)->torch.Tensor:
+    "Grey levels to the backbone's standardised input, (x / 255 - GREY_MEAN) / GREY_STD, computed in `dtype`"
+    return x.to(dtype).mul_(1 / (255 * GREY_STD)).sub_(GREY_MEAN / GREY_STD)
+
+# %% ../nbs/03_dataset.ipynb #bb8bd420
 class BatchAugment:
-    "On the device, per batch: random flips, 90-degree rotations and crops (train) or centre crops (valid), then normalisation"
-    def __init__(self, size=128, train=True): self.size, self.train = size, train
+    "Per batch, on the batch's device: a random crop and symmetry per image (train) or the centre crop, then `normalise`"
+    def __init__(
+        self,
+        size=128, # side of the model's input
+        train=True, # random crops and symmetries (else centre crops)
+        dtype=torch.float32, # the model's dtype (`torch.float16` / `bfloat16` under mixed precision)
+    ): store_attr()
     def __call__(self, b):
         x, *rest = b
         B, _, H, W = x.shape
-        if self.train:
-            dev = x.device
-            flip, rot = torch.rand(B, device=dev) < 0.5, torch.randint(0, 4, (B,), device=dev)
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-            x = torch.stack([torch.rot90(xi, int(k), (-2, -1)) for xi, k in zip(x, rot.tolist())])
-            oy, ox = (int(v) for v in torch.randint(0, H - self.size + 1, (2,)))
-        else: oy, ox = (H - self.size) // 2, (W - self.size) // 2
-        x = x[..., oy:oy + self.size, ox:ox + self.size]
-        return ((x.float() / 255 - GREY_MEAN) / GREY_STD, *rest)
+        if self.train:  # drawn on the CPU from torch's global generator: the same seed gives the same batches on any device
+            oy, ox = torch.randint(0, H - self.size + 1, (B,)), torch.randint(0, W - self.size + 1, (B,))
+            x = symmetric_crops(x, self.size, oy, ox, *torch.randint(0, 2, (3, B)).bool())
+        else:
+            oy, ox = (H - self.size) // 2, (W - self.size) // 2
+            x = x[..., oy:oy + self.size, ox:ox + self.size]
+        return (normalise(x, self.dtype), *rest)
 
+# %% ../nbs/03_dataset.ipynb #6e3a11d8
+class TileLoader(DataLoader):
+    "fastai `DataLoader` over a `TileDataset` that gathers whole batches from the cache"
+    def create_batches(self, samps):
+        pos = np.fromiter(samps, np.int64)
+        n = len(pos) - len(pos) % self.bs if self.drop_last else len(pos)
+        dev = torch.device(self.device) if self.device is not None else None
+        to_gpu = dev is not None and dev.type == 'cuda' and self.fake_l.num_workers == 0 and not self.pin_memory
+        for i in range(0, n, self.bs):
+            b = self.dataset.batch(pos[i:i + self.bs])
+            yield tuple(t.pin_memory().to(dev, non_blocking=True) for t in b) if to_gpu else b
+
+# %% ../nbs/03_dataset.ipynb #dc9deb9a
 def powder_dataloaders(
     df, # validated records with a `split` column ('train', 'valid', ...)
     images, # their cached images (`cache_images`), in record order
@@ -261,8 +324,8 @@ def powder_dataloaders(
     def dl(split, train):
         idx = np.flatnonzero(df.split.to_numpy() == split)
         if not len(idx): raise RecordError(f'no records in split {split!r}')
-        dl = DataLoader(TileDataset(images, idx, inputs, targets), bs=bs, shuffle=train, drop_last=train and len(idx) > bs,
-                        num_workers=num_workers, pin_memory=device.type == 'cuda', device=device, after_batch=BatchAugment(size, train))
+        dl = TileLoader(TileDataset(images, idx, inputs, targets), bs=bs, shuffle=train, drop_last=train and len(idx) > bs,
+                        num_workers=num_workers, device=device, after_batch=BatchAugment(size, train))
         dl.rng = random.Random(seed)  # the shuffle order follows the seed
         return dl
     dls = DataLoaders(dl('train', True), dl('valid', False), device=device)

@@ -22,12 +22,11 @@ with quiet_dependency_imports():
     from fastai.callback.channelslast import ChannelsLast
     from fastai.torch_core import rank_distrib, num_distrib
     from fastai.distributed import DistributedDL  # Learner.distrib_ctx (needs `accelerate` when used)
-    from fastai.data.load import DataLoader
 from fastcore.basics import patch
 from safetensors.torch import load_file, save as save_safetensors
 from . import __version__
 from .data import (Scalers, cache_images, powder_dataloaders, read_records, split_by_powder, check_split, TileDataset,
-                             BatchAugment, RecordError)
+                             TileLoader, BatchAugment, RecordError)
 from .model import PowderNet, powder_splitter, BackboneError, OUTPUTS, SEED_BACKBONES, check_backbone
 from .conversion import METHODS, get_pipeline
 from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, morphometry_baseline, powder_labels,
@@ -206,7 +205,7 @@ def predict_tiles(
     "One row per record: powder, magnification, predicted AOR, HR, CI, Hall time and probability of flowing"
     device = device or next(model.parameters()).device
     targets = scalers.targets(df) if 'AOR' in df.columns else np.zeros((len(df), len(OUTPUTS)), np.float32)  # labels unknown
-    dl = DataLoader(TileDataset(images, np.arange(len(df)), scalers.inputs(df), targets), bs=bs, shuffle=False,
+    dl = TileLoader(TileDataset(images, np.arange(len(df)), scalers.inputs(df), targets), bs=bs, shuffle=False,
                     device=device, after_batch=BatchAugment(size, train=False))
     model.eval(); outs, feats = [], []
     hook = model.trunk.register_forward_hook(lambda m, i, o: feats.append(o.float().cpu())) if features else None

@@ -15,11 +15,10 @@ with quiet_dependency_imports():
     from fastai.learner import Learner
     from fastai.callback.schedule import *  # fit_one_cycle
     from fastai.data.core import DataLoaders
-    from fastai.data.load import DataLoader
 from safetensors.torch import load_file, save as save_safetensors
 from .conversion import convert
 from .synthetic import ROUTES, Powder, sample_powder, render_tile, tile_pixel_size_um, profile_params, MAGNIFICATIONS
-from .data import TileDataset, BatchAugment
+from .data import TileDataset, TileLoader, BatchAugment
 from .model import create_backbone, check_backbone
 
 # %% auto #0
@@ -177,9 +176,9 @@ def pretrain(
     device = torch.device(device or 'cpu')
     idx = np.arange(len(images))
     ds = TileDataset(images, idx, np.zeros((len(images), 1), np.float32), (y - mean) / std)
-    train = DataLoader(ds, bs=cfg.bs, shuffle=True, drop_last=len(idx) > cfg.bs, device=device, after_batch=BatchAugment(cfg.size, True))
+    train = TileLoader(ds, bs=cfg.bs, shuffle=True, drop_last=len(idx) > cfg.bs, device=device, after_batch=BatchAugment(cfg.size, True))
     monitor = TileDataset(images, idx[:2 * cfg.bs], ds.inputs, ds.targets)   # a glance at the fit only: nothing is chosen on it
-    valid = DataLoader(monitor, bs=2 * cfg.bs, device=device, after_batch=BatchAugment(cfg.size, False))
+    valid = TileLoader(monitor, bs=2 * cfg.bs, device=device, after_batch=BatchAugment(cfg.size, False))
     train.rng.seed(cfg.seed)
     learn = Learner(DataLoaders(train, valid, device=device), DescriptorNet(cfg.backbone, mean, std), loss_func=nn.MSELoss())
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(cfg.epochs, cfg.lr)
@@ -196,7 +195,7 @@ def tile_descriptors(
 )->tuple[pd.DataFrame, np.ndarray]:
     "Per tile: the predicted `DESCRIPTORS` (and the median diameter in um, `log_d50_um`), and the backbone's features"
     dev = next(net.parameters()).device
-    dl = DataLoader(TileDataset(images, np.arange(len(images)), np.zeros((len(images), 1), np.float32),
+    dl = TileLoader(TileDataset(images, np.arange(len(images)), np.zeros((len(images), 1), np.float32),
                                 np.zeros((len(images), len(DESCRIPTORS)), np.float32)), bs=bs, device=dev, after_batch=BatchAugment(size, False))
     net.eval(); z, feats = [], []
     with torch.no_grad():

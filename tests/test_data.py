@@ -92,3 +92,34 @@ def test_cache_follows_rewritten_files(tiny, tmp_path):
     shutil.copy(other, src); os.utime(src, ns=(time.time_ns(), time.time_ns() + 10**9))   # tile 0 rewritten with tile 1's image
     b = np.array(cache_images(df, 'LS', 40, tmp_path, n_workers=0, progress=False))
     np.testing.assert_array_equal(b[0], b[1]); assert not np.array_equal(a[0], b[0])
+
+def test_tile_loader_gathers_what_items_give(tiny, tmp_path):
+    "A batch gathered at once holds exactly the items one by one would, in the dataset's order, even when that is not sorted"
+    from fastai.data.load import DataLoader
+    from powderflow.data import TileDataset, TileLoader
+    df = read_records(tiny/'records.csv')
+    imgs = cache_images(df, 'LS', 40, tmp_path, n_workers=0, progress=False)
+    sc = Scalers.fit(df)
+    idx = np.random.default_rng(0).permutation(len(df))[:11]          # records in no particular order
+    ds = TileDataset(imgs, idx, sc.inputs(df), sc.targets(df))
+    got = list(TileLoader(ds, bs=4, device=torch.device('cpu')))
+    ref = list(DataLoader(ds, bs=4, device=torch.device('cpu')))
+    assert [len(b[0]) for b in got] == [4, 4, 3]
+    for g, r in zip(got, ref):
+        for a, b in zip(g, r): torch.testing.assert_close(a, b, equal_nan=True)
+    np.testing.assert_array_equal(got[0][0][1, 0].numpy(), imgs[idx[1]])
+    dropped = TileLoader(ds, bs=4, shuffle=True, drop_last=True, device=torch.device('cpu'))
+    assert len(dropped) == 2 and [len(b[0]) for b in dropped] == [4, 4]
+
+def test_batch_augment_crops_each_image_on_its_own(tiny, tmp_path):
+    "Random crops differ between the images of one batch and stay inside each tile; the centre crop is the tile's centre"
+    from powderflow.data import BatchAugment, GREY_MEAN, GREY_STD
+    x = torch.arange(16, dtype=torch.uint8).repeat(64, 1, 16, 1) * 16 + torch.arange(16, dtype=torch.uint8)[:, None]  # 16 col + row
+    torch.manual_seed(0)
+    out, = BatchAugment(8, train=True)((x,))
+    v = torch.round((out * GREY_STD + GREY_MEAN) * 255).long()
+    a, b = v // 16, v % 16          # each output pixel's source column and row (a symmetry may swap them)
+    assert len(set(zip(a.amin((1, 2, 3)).tolist(), b.amin((1, 2, 3)).tolist()))) > 10   # crop offsets differ per image
+    for c in (a, b): assert (c.amax((1, 2, 3)) - c.amin((1, 2, 3)) == 7).all() and c.min() >= 0 and c.max() <= 15
+    centre, = BatchAugment(8, train=False)((x[:2],))
+    torch.testing.assert_close(centre, ((x[:2, :, 4:12, 4:12].float() / 255 - GREY_MEAN) / GREY_STD))
