@@ -11,13 +11,13 @@ from dataclasses import fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch, cv2
 from torch import nn
-from captum.attr import LayerGradCam, IntegratedGradients, NoiseTunnel, LayerAttribution
+from captum.attr import LayerGradCam, IntegratedGradients, NoiseTunnel, LayerAttribution, Saliency
 from .pretraining import DESCRIPTORS
 
 # %% auto #0
 __all__ = ['EXPLAINED_OUTPUTS', 'linear_heads', 'ExplainedNet', 'cam_layer', 'blurred', 'gradcam', 'integrated_gradients',
-           'completeness_error', 'randomization_cascade', 'rank_correlation', 'simulated_mask', 'mask_as_seen',
-           'regions', 'attribution_shares']
+           'smoothgrad', 'completeness_error', 'randomization_cascade', 'rank_correlation', 'simulated_mask',
+           'mask_as_seen', 'regions', 'attribution_shares']
 
 # %% ../nbs/07_interpretability.ipynb #e9ea9fd6
 EXPLAINED_OUTPUTS = ('AOR', 'HR', 'flowable')
@@ -110,6 +110,20 @@ def integrated_gradients(
     if not nt_samples: return ig.attribute(x, **kw)[:, 0].detach()
     torch.manual_seed(seed)
     return NoiseTunnel(ig).attribute(x, nt_type='smoothgrad', nt_samples=nt_samples, stdevs=stdev, **kw)[:, 0].detach()
+
+def smoothgrad(
+    model, # an `ExplainedNet`
+    x, # normalised tiles (B,1,H,W)
+    log_px, # their log pixel sizes (B,)
+    target, # output index
+    nt_samples=8, # noisy copies
+    stdev=0.5, # their noise sd (normalised grey)
+    seed=0, # seed of the noise
+)->torch.Tensor:
+    "The signed gradient of output `target` averaged over noisy copies of the tiles (B,H,W): no path, no input factor"
+    model.eval(); torch.manual_seed(seed)
+    return NoiseTunnel(Saliency(model)).attribute(x, nt_type='smoothgrad', nt_samples=nt_samples, stdevs=stdev, target=target,
+                                                  abs=False, additional_forward_args=(log_px,))[:, 0].detach()
 
 def completeness_error(
     model, # an `ExplainedNet`
