@@ -1,6 +1,7 @@
 # The two commands of the README, each setting up .venv (Python >= 3.11) when it is missing:
 #   make reproduce   the study's main job: figures and tables into figures/
 #   make test        pytest: every notebook, plus integration and bad-input tests
+#   make lab         Jupyter Lab on the notebooks, with the project's environment as its kernel
 # CONSTRAINTS= (empty) installs without the pinned versions, e.g. over your own CUDA torch build.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,7 +13,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 
-.PHONY: reproduce test bench bench-synth bench-train bench-input bench-spectra bench-morphology export readme venv
+.PHONY: reproduce test lab bench bench-synth bench-train bench-input bench-spectra bench-morphology export readme venv
 
 venv: $(VENV)/.installed
 
@@ -26,6 +27,9 @@ reproduce: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS) tests
+
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab --notebook-dir=nbs $(LAB_ARGS)
 
 bench: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(PY) benchmarks/conversion_throughput.py

@@ -59,3 +59,15 @@ def test_pinned_versions_install_on_the_oldest_python_the_readme_promises():
         req = d.metadata.get('Requires-Python')
         if d.version == version and req and '3.11.0' not in SpecifierSet(req): bad.append(f'{name}=={version} needs Python {req}')
     assert not bad, bad
+
+def test_jupyter_lab_runs_the_notebooks_on_the_project_environment():
+    "`make lab`: Jupyter Lab is installed with the dev requirements, and its python3 kernel is this environment's Python"
+    import subprocess
+    from jupyter_client.kernelspec import KernelSpecManager
+    lab = Path(sys.executable).parent/'jupyter-lab'
+    assert lab.exists(), f'{lab}: Jupyter Lab is not installed in the environment (dev requirement)'
+    out = subprocess.run([str(lab), '--version'], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip()[0].isdigit(), out
+    argv = KernelSpecManager().get_kernel_spec('python3').argv
+    assert Path(argv[0]).resolve() == Path(sys.executable).resolve() or argv[0] in ('python', 'python3'), argv
+    assert 'lab:' in (REPO/'Makefile').read_text() and 'make lab' in (REPO/'README.md').read_text()
