@@ -158,7 +158,8 @@ def _read_config(path):
     return conf
 
 def _train_cmd(a):
-    from powderflow.learner import TrainConfig, profile_config, run_training, metrics_table, write_training_figures, default_device, rank0_first
+    from powderflow.learner import TrainConfig, profile_config, run_training, metrics_table, write_training_figures, rank0_first
+    from powderflow.core import default_device
     from dataclasses import fields
     conf = _read_config(a.config) if a.config else {}
     if conf.get('task') == 'spectra': return _spectra_train_cmd(a)

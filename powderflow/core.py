@@ -11,9 +11,9 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['TARGETS', 'FLOW_CLASSES', 'CARR_BANDS', 'HAUSNER_BANDS', 'AOR_BANDS', 'SEM_REFERENCE_WIDTH_MM', 'carr_index',
-           'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything', 'progress_bars',
-           'opencv_single_threaded', 'parallel_map', 'quiet_dependency_imports', 'atomic_write', 'save_figure',
-           'save_table', 'study_folders']
+           'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything', 'default_device',
+           'progress_bars', 'opencv_single_threaded', 'parallel_map', 'quiet_dependency_imports', 'atomic_write',
+           'save_figure', 'save_table', 'study_folders']
 
 # %% ../nbs/00_core.ipynb #d67d7b88
 TARGETS = {  # column name -> (what it is, unit)
@@ -80,6 +80,15 @@ def seed_everything(
         torch.manual_seed(seed)
     except ImportError: pass
     return np.random.default_rng(seed)
+
+# %% ../nbs/00_core.ipynb #64d24942
+def default_device(
+    device=None, # 'cpu', 'cuda', 'cuda:1', a torch.device, or None
+):
+    "The device asked for; else this process's GPU (its LOCAL_RANK under `accelerate launch`); else the CPU"
+    import torch
+    if device: return torch.device(device)
+    return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if torch.cuda.is_available() else torch.device('cpu')
 
 # %% ../nbs/00_core.ipynb #1be7caa1
 _START = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else None  # Windows has no fork: its default, spawn

@@ -8,7 +8,7 @@ import hashlib, os, random
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from .core import atomic_write, carr_index, quiet_dependency_imports
+from .core import atomic_write, carr_index, quiet_dependency_imports, default_device
 with quiet_dependency_imports():
     from fastai.data.load import DataLoader
     from fastai.data.core import DataLoaders
@@ -314,12 +314,12 @@ def powder_dataloaders(
     scalers, # `Scalers` fitted on the training records
     size=128, # model input side (the cache is larger by a margin for crops)
     bs=32, # batch size
-    device=None, # torch device (default: CUDA if available, else CPU)
+    device=None, # torch device (default: `core.default_device`)
     seed=0, # seed of the shuffling
     num_workers=0, # DataLoader workers (the cache makes 0 enough on CPU)
 )->DataLoaders:
     "fastai DataLoaders over the cache: batches of (image, inputs) -> targets"
-    device = device or (torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu'))
+    device = default_device(device)
     inputs, targets = scalers.inputs(df), scalers.targets(df)
     def dl(split, train):
         idx = np.flatnonzero(df.split.to_numpy() == split)

@@ -11,7 +11,7 @@ import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from torch import nn
 from .core import (atomic_write, carr_index, flow_class, save_figure, seed_everything, progress_bars,
-                             quiet_dependency_imports)
+                             quiet_dependency_imports, default_device)
 with quiet_dependency_imports():
     from fastai.learner import Learner
     from fastai.callback.core import Callback
@@ -36,9 +36,8 @@ from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, m
 __all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig', 'profile_config',
            'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint', 'RestoreTrackers', 'BF16Autocast',
            'make_learner', 'fit', 'predict_tiles', 'powder_predictions', 'powder_means', 'Domain', 'fit_domain',
-           'save_model', 'load_model', 'load_weights', 'default_device', 'rank0_first', 'run_training', 'metrics_table',
-           'study_grid', 'study_model', 'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model',
-           'predict_files']
+           'save_model', 'load_model', 'load_weights', 'rank0_first', 'run_training', 'metrics_table', 'study_grid',
+           'study_model', 'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model', 'predict_files']
 
 # %% ../nbs/05_training.ipynb #75aa3a4d
 LOSS_WEIGHTS = dict(AOR=1.0, HR=1.0, Flow_rate=0.5, flowable=1.0)
@@ -333,11 +332,6 @@ def _mark_finished(out, train_s):
     info = json.loads((out/'run.json').read_text()) | dict(finished=True, train_s=round(train_s, 1), world_size=max(num_distrib(), 1),
                                                            backend=torch.distributed.get_backend() if dist else None)
     with atomic_write(out/'run.json', 'w') as f: json.dump(info, f, indent=1, default=list)
-
-def default_device(device=None):  # 'cpu', 'cuda', 'cuda:1', a torch.device, or None
-    "The device to train on: as given, else this process's GPU (its LOCAL_RANK under `accelerate launch`), else the CPU"
-    if device: return torch.device(device)
-    return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if torch.cuda.is_available() else torch.device('cpu')
 
 def rank0_first(device):
     "Under a distributed launch: a context in which rank 0 goes first (claiming the folder, caching) and the others wait"

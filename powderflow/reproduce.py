@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 import pandas as pd
 import powderflow
-from .core import atomic_write, progress_bars
+from .core import atomic_write, progress_bars, default_device
 
 # %% auto #0
 __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_notebooks', 'data_fingerprint', 'device_info',
@@ -68,7 +68,7 @@ def _git(cwd, out=None):  # a folder in the checkout; the figures folder (its ow
 def device_info(device=None):  # 'cpu', 'cuda', ... or None (a GPU if there is one)
     "What the study runs on: the device, its name, the CPU's model and the kernels torch picks for it, CPU cores and torch threads"
     import torch
-    dev = torch.device(device) if device else torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    dev = default_device(device)
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else (platform.processor() or platform.machine())
     return dict(device=str(dev), name=name, cpu_model=cpu_model(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
                 cpu_cores=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform())

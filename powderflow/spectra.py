@@ -11,7 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 import timm
 from huggingface_hub import PyTorchModelHubMixin
-from .core import atomic_write, parallel_map, save_figure, save_table, seed_everything, quiet_dependency_imports
+from .core import atomic_write, parallel_map, save_figure, save_table, seed_everything, quiet_dependency_imports, default_device
 with quiet_dependency_imports():
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
@@ -19,7 +19,7 @@ with quiet_dependency_imports():
     from fastai.losses import MSELossFlat
     from fastai.callback.schedule import *  # fit_one_cycle
     from fastai.callback.progress import CSVLogger
-from .learner import EpochSeed, default_device
+from .learner import EpochSeed
 from .evaluation import regression_metrics
 from .data import csv_rows   # CSV line numbers of the rows a mask selects
 from .metallo import read_metallo, load_metallo_spectra
