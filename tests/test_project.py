@@ -71,3 +71,14 @@ def test_jupyter_lab_runs_the_notebooks_on_the_project_environment():
     argv = KernelSpecManager().get_kernel_spec('python3').argv
     assert Path(argv[0]).resolve() == Path(sys.executable).resolve() or argv[0] in ('python', 'python3'), argv
     assert 'lab:' in (REPO/'Makefile').read_text() and 'make lab' in (REPO/'README.md').read_text()
+
+def test_no_private_name_crosses_a_module_border():
+    "A helper that two modules need is public where it lives: no module imports another's `_name`"
+    import ast
+    crossing = []
+    for f in sorted((REPO/'powderflow').glob('*.py')):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').startswith('powderflow')):
+                crossing += [f'{f.name}: {a.name} from {"." * node.level}{node.module or ""}' for a in node.names
+                             if a.name.startswith('_') and not a.name.startswith('__')]
+    assert not crossing, crossing
