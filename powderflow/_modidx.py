@@ -106,6 +106,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'powderflow.core.opencv_single_threaded': ('core.html#opencv_single_threaded', 'powderflow/core.py'),
                                  'powderflow.core.parallel_map': ('core.html#parallel_map', 'powderflow/core.py'),
                                  'powderflow.core.pixel_size_um': ('core.html#pixel_size_um', 'powderflow/core.py'),
+                                 'powderflow.core.profile_settings': ('core.html#profile_settings', 'powderflow/core.py'),
                                  'powderflow.core.progress_bars': ('core.html#progress_bars', 'powderflow/core.py'),
                                  'powderflow.core.quiet_dependency_imports': ('core.html#quiet_dependency_imports', 'powderflow/core.py'),
                                  'powderflow.core.save_figure': ('core.html#save_figure', 'powderflow/core.py'),

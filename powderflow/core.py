@@ -12,8 +12,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['TARGETS', 'FLOW_CLASSES', 'CARR_BANDS', 'HAUSNER_BANDS', 'AOR_BANDS', 'SEM_REFERENCE_WIDTH_MM', 'carr_index',
            'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything', 'default_device',
-           'progress_bars', 'opencv_single_threaded', 'parallel_map', 'quiet_dependency_imports', 'atomic_write',
-           'save_figure', 'save_table', 'study_folders']
+           'profile_settings', 'progress_bars', 'opencv_single_threaded', 'parallel_map', 'quiet_dependency_imports',
+           'atomic_write', 'save_figure', 'save_table', 'study_folders']
 
 # %% ../nbs/00_core.ipynb #d67d7b88
 TARGETS = {  # column name -> (what it is, unit)
@@ -89,6 +89,17 @@ def default_device(
     import torch
     if device: return torch.device(device)
     return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if torch.cuda.is_available() else torch.device('cpu')
+
+# %% ../nbs/00_core.ipynb #6ba60b8f
+def profile_settings(
+    table, # {profile: settings}
+    profile, # 'tiny', 'quick' or 'full'
+    error=ValueError, # the exception to raise for an unknown profile
+    where='', # what the profile came from (a file, a key), named first in the error
+):
+    "The settings of `profile` in `table`, or one error naming the known profiles"
+    if profile not in table: raise error(f'{where + ": " if where else ""}unknown profile {profile!r}; known: {", ".join(table)}')
+    return table[profile]
 
 # %% ../nbs/00_core.ipynb #1be7caa1
 _START = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else None  # Windows has no fork: its default, spawn

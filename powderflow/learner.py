@@ -11,7 +11,7 @@ import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from torch import nn
 from .core import (atomic_write, carr_index, flow_class, save_figure, seed_everything, progress_bars,
-                             quiet_dependency_imports, default_device)
+                             quiet_dependency_imports, default_device, profile_settings)
 with quiet_dependency_imports():
     from fastai.learner import Learner
     from fastai.callback.core import Callback
@@ -98,8 +98,7 @@ TRAINING_PROFILES = {  # defaults per data profile: tiny is a smoke test in seco
 
 def profile_config(profile='quick', **overrides):  # 'tiny', 'quick' or 'full'; TrainConfig fields to change
     "The `TrainConfig` a profile trains with"
-    if profile not in TRAINING_PROFILES: raise ValueError(f'unknown profile {profile!r}; known: {", ".join(TRAINING_PROFILES)}')
-    return TrainConfig(**(TRAINING_PROFILES[profile] | overrides))
+    return TrainConfig(**(profile_settings(TRAINING_PROFILES, profile) | overrides))
 
 class EpochSeed(Callback):
     "Seed shuffling, augmentation and dropout from (seed, epoch): a resumed run repeats an uninterrupted one"
@@ -408,8 +407,8 @@ STUDY_GRIDS = {  # per profile: the backbones and pipelines of the study grid (t
 
 def study_grid(profile='tiny', backbones=None, pipelines=None):  # a profile; backbones and pipelines to use instead of its own
     "The backbones and pipelines of the study grid, checked by name"
-    if profile not in STUDY_GRIDS: raise ValueError(f'unknown profile {profile!r}; known: {", ".join(STUDY_GRIDS)}')
-    b, p = list(backbones or STUDY_GRIDS[profile]['backbones']), list(pipelines or STUDY_GRIDS[profile]['pipelines'])
+    grid = profile_settings(STUDY_GRIDS, profile)
+    b, p = list(backbones or grid['backbones']), list(pipelines or grid['pipelines'])
     for name in b: check_backbone(name)   # an unknown name fails here, with the list of known ones
     for name in p: get_pipeline(name)
     return b, p

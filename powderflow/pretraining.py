@@ -10,7 +10,7 @@ from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch, cv2, tifffile
 from torch import nn
-from .core import atomic_write, seed_everything, parallel_map, pixel_size_um, quiet_dependency_imports
+from .core import atomic_write, seed_everything, parallel_map, pixel_size_um, quiet_dependency_imports, profile_settings
 with quiet_dependency_imports():
     from fastai.learner import Learner
     from fastai.callback.schedule import *  # fit_one_cycle
@@ -134,8 +134,7 @@ class PretrainConfig:
 
 def pretrain_config(profile='quick', **overrides):  # 'tiny', 'quick' or 'full'; `PretrainConfig` fields to change
     "The `PretrainConfig` of a profile: its pretraining set and a tile side equal to the benchmark profile's"
-    if profile not in PRETRAIN_PROFILES: raise ValueError(f'unknown profile {profile!r}; known: {", ".join(PRETRAIN_PROFILES)}')
-    return PretrainConfig(**(PRETRAIN_PROFILES[profile] | dict(tile=profile_params(profile)['size']) | overrides))
+    return PretrainConfig(**(profile_settings(PRETRAIN_PROFILES, profile) | dict(tile=profile_params(profile)['size']) | overrides))
 
 # %% ../nbs/04a_pretraining.ipynb #0ee20f04
 def save_pretrained(net, cfg: PretrainConfig, folder, train_s=0.):  # a trained `DescriptorNet`; its config; destination; seconds

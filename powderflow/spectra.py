@@ -11,7 +11,8 @@ from torch import nn
 import torch.nn.functional as F
 import timm
 from huggingface_hub import PyTorchModelHubMixin
-from .core import atomic_write, parallel_map, save_figure, save_table, seed_everything, quiet_dependency_imports, default_device
+from .core import (atomic_write, parallel_map, save_figure, save_table, seed_everything, quiet_dependency_imports,
+                             default_device, profile_settings)
 with quiet_dependency_imports():
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
@@ -152,8 +153,7 @@ def synth_spectra(
     progress=False, # progress bar?
 )->Path:
     "Write the simulated micrograph + spectra data set to `out`; returns the path of its records.csv"
-    if profile not in SPECTRA_PROFILES: raise SpectraError(f'unknown profile {profile!r}; known: {", ".join(SPECTRA_PROFILES)}')
-    out = Path(out); prm = SPECTRA_PROFILES[profile]
+    out = Path(out); prm = profile_settings(SPECTRA_PROFILES, profile, SpectraError)
     manifest = dict(generator='powderflow.spectra', version=SPECTRA_VERSION, profile=profile, seed=seed,
                     n_per_specimen=prm['n_per_specimen'], image_px=prm['image_px'], specimens=SPECIMENS,
                     hardness=dict(HV0=HV0, K_BETA=K_BETA, K_HP=K_HP, HV_NOISE=HV_NOISE), field_um=FIELD_UM, grid=SPECTRA_GRID)
@@ -425,9 +425,9 @@ def spectra_config(
     else: conf = dict(source or {})
     cfg = _merge(_merge(SPECTRA_DEFAULTS, conf, where), overrides, 'overrides')
     if cfg['task'] != 'spectra': raise SpectraError(f"{where}: task must be 'spectra', not {cfg['task']!r}")
-    if cfg['profile'] not in SPECTRA_PROFILES: raise SpectraError(f"{where}: unknown profile {cfg['profile']!r}; known: {', '.join(SPECTRA_PROFILES)}")
+    defaults = profile_settings(SPECTRA_PROFILES, cfg['profile'], SpectraError, where)
     for k in ('epochs', 'bs', 'size'):
-        if cfg['train'][k] is None: cfg['train'][k] = SPECTRA_PROFILES[cfg['profile']][k]
+        if cfg['train'][k] is None: cfg['train'][k] = defaults[k]
         if cfg['train'][k] < 1: raise SpectraError(f'{where}: train: {k} must be at least 1, not {cfg["train"][k]}')
     m = cfg['model']
     cfg['out'] = cfg['out'] or f"runs/spectra-{m['fusion']}-{m['modality']}-seed{cfg['train']['seed']}"

@@ -8,7 +8,7 @@ import hashlib, io, json, math, time
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import numpy as np, pandas as pd, cv2
-from .core import atomic_write, carr_index, field_width_um, parallel_map
+from .core import atomic_write, carr_index, field_width_um, parallel_map, profile_settings
 from .conversion import write_tile, METHODS, check_writable, remove_stale_temporaries, convert_job
 
 # %% auto #0
@@ -431,7 +431,7 @@ def mag_label(magnification):  # e.g. 500
 
 def profile_params(profile='tiny', **overrides):  # 'tiny', 'quick' or 'full'; any of their keys, to change
     "The generation parameters of `profile`, with `overrides` applied and checked"
-    if profile not in PROFILES: raise SynthError(f'unknown profile {profile!r}; known: {", ".join(PROFILES)}')
+    profile_settings(PROFILES, profile, SynthError)
     unknown = set(overrides) - set(PROFILES[profile])
     if unknown: raise SynthError(f'unknown parameter(s) {", ".join(sorted(unknown))}; known: {", ".join(PROFILES[profile])}')
     prm = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
