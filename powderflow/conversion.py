@@ -136,7 +136,7 @@ def _count16(flat):  # uint16 values, 1-D
 def histogram16(
     img, # uint16 image
 ):
-    "Counts of each of the 65536 values in `img` (int64): a compiled pass, 1.6x OpenCV's `calcHist`, 3x `np.bincount`"
+    "Counts of each of the 65536 values in `img` (int64), by a compiled pass (0.44 ms per megapixel here; `calcHist` 0.52)"
     return _compiled(_count16)(np.ascontiguousarray(img).reshape(-1))
 
 def hist_percentile(
@@ -202,7 +202,6 @@ class FullScale:
     "x / `max_value`: a fixed scale for every image"
     max_value: int = 65535  # value shown white (65535 for 16 bits; 4095 for a 12-bit detector)
     image_dependent = False
-    def range(self, img): return 0, self.max_value
     def __call__(self, img): return np.clip(_LEVELS / self.max_value, 0, 1)
 
 @dataclass(frozen=True)
@@ -347,21 +346,25 @@ class Pipeline:
     clahe: Clahe | None = None    # CLAHE on the 8-bit image, or None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def own_stretch(self):
+        "Is the normalisation a linear stretch between ends the image sets (`range(img)`)?"
+        return self.norm.image_dependent and hasattr(self.norm, 'range')
+
     def lut(
         self,
         img=None, # the image (not needed when the normalisation ignores it)
     ):
         "The 65536-entry uint8 lookup table of the pointwise part for `img`"
         if not self.norm.image_dependent and 'lut' in self._cache: return self._cache['lut']
-        if self.norm.image_dependent and hasattr(self.norm, 'range'):   # a stretch: the curves only between its ends
+        if self.own_stretch:   # the curves only between the stretch's ends
             lo, hi = (int(v) for v in self.norm.range(img))
             d = max(hi - lo, 1); n = min(d, 65535 - lo) + 1
             u = np.concatenate([[0.], np.arange(n) / d, [1.]])   # below lo, lo..hi (as `stretch` computes it), above hi
         else: u = self.norm(img)
         for t in self.tones: u = t(u)
         lut = (np.clip(u, 0, 1) * 255 + 0.5).astype(np.uint8)  # rounds half up: the cast truncates non-negative values
-        if self.norm.image_dependent and hasattr(self.norm, 'range'):
-            lut = np.concatenate([np.full(lo, lut[0]), lut[1:n + 1], np.full(65536 - lo - n, lut[-1])]).astype(np.uint8)
+        if self.own_stretch: lut = np.concatenate([np.full(lo, lut[0]), lut[1:n + 1], np.full(65536 - lo - n, lut[-1])])
         if not self.norm.image_dependent: self._cache['lut'] = lut
         return lut
 
@@ -371,7 +374,7 @@ class Pipeline:
         out=None, # optional uint8 array to write into
     ):
         "Convert a uint16 image to uint8: an image's own stretch by `stretch8`, any other pointwise part by its table, then CLAHE"
-        if not self.tones and self.norm.image_dependent and hasattr(self.norm, 'range'):
+        if self.own_stretch and not self.tones:
             res = stretch8(img, *self.norm.range(img))
             if out is None: out = res
             else: out[...] = res

@@ -111,7 +111,7 @@ def test_tile_loader_gathers_what_items_give(tiny, tmp_path):
     dropped = TileLoader(ds, bs=4, shuffle=True, drop_last=True, device=torch.device('cpu'))
     assert len(dropped) == 2 and [len(b[0]) for b in dropped] == [4, 4]
 
-def test_batch_augment_crops_each_image_on_its_own(tiny, tmp_path):
+def test_batch_augment_crops_each_image_on_its_own():
     "Random crops differ between the images of one batch and stay inside each tile; the centre crop is the tile's centre"
     from powderflow.data import BatchAugment, GREY_MEAN, GREY_STD
     x = torch.arange(16, dtype=torch.uint8).repeat(64, 1, 16, 1) * 16 + torch.arange(16, dtype=torch.uint8)[:, None]  # 16 col + row

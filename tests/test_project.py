@@ -62,7 +62,6 @@ def test_pinned_versions_install_on_the_oldest_python_the_readme_promises():
 
 def test_jupyter_lab_runs_the_notebooks_on_the_project_environment():
     "`make lab`: Jupyter Lab is installed with the dev requirements, and its python3 kernel is this environment's Python"
-    import subprocess
     from jupyter_client.kernelspec import KernelSpecManager
     lab = Path(sys.executable).parent/'jupyter-lab'
     assert lab.exists(), f'{lab}: Jupyter Lab is not installed in the environment (dev requirement)'
