@@ -426,6 +426,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'powderflow.reproduce._is_study_file': ('reproduce.html#_is_study_file', 'powderflow/reproduce.py'),
                                       'powderflow.reproduce._params_of': ('reproduce.html#_params_of', 'powderflow/reproduce.py'),
                                       'powderflow.reproduce._versions': ('reproduce.html#_versions', 'powderflow/reproduce.py'),
+                                      'powderflow.reproduce.copy_outputs': ('reproduce.html#copy_outputs', 'powderflow/reproduce.py'),
                                       'powderflow.reproduce.cpu_model': ('reproduce.html#cpu_model', 'powderflow/reproduce.py'),
                                       'powderflow.reproduce.data_fingerprint': ( 'reproduce.html#data_fingerprint',
                                                                                  'powderflow/reproduce.py'),

@@ -36,6 +36,8 @@ def _parser():
     r.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: a GPU if there is one)')
     r.add_argument('--notebooks', default=None, help="folder of the study's notebooks (default: the checkout's nbs/)")
     r.add_argument('--only', nargs='+', default=None, metavar='NOTEBOOK', help='run only these notebooks (e.g. 05_training 05b_study_grid)')
+    r.add_argument('--notebook-outputs', action='store_true',
+                   help="when the study has run, put each executed notebook's figures, tables and checks into its source notebook")
 
     c = sub.add_parser('convert', help='convert 16-bit tiles to 8 bits by one or more pipelines (resumable)')
     c.add_argument('src', nargs='+', help='16-bit TIFF tiles, folders of them (recursive), or a records CSV with an image_path column')
@@ -211,7 +213,7 @@ def main(
             unknown = set(a.only or ()) - set(STUDY_NOTEBOOKS)
             if unknown: raise ValueError(f'unknown notebook(s) {", ".join(sorted(unknown))}; the study: {", ".join(STUDY_NOTEBOOKS)}')
             m = run_study(a.profile, a.out, a.run, a.data, a.backbones, a.pipelines, a.epochs, a.size, a.seed, a.device, a.notebooks,
-                          [n for n in STUDY_NOTEBOOKS if n in a.only] if a.only else STUDY_NOTEBOOKS)
+                          [n for n in STUDY_NOTEBOOKS if n in a.only] if a.only else STUDY_NOTEBOOKS, notebook_outputs=a.notebook_outputs)
             print(f"study ({a.profile}) finished in {m['total_s'] / 60:.1f} min; figures, tables and manifest in {Path(m['parameters']['out_dir'])}")
         elif a.cmd == 'synth':
             rec = syn.synthesize(a.out, a.profile, a.seed, a.seed_format, a.workers, overwrite=a.overwrite,

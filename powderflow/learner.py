@@ -265,7 +265,7 @@ class Domain:
         return pd.DataFrame(dict(powder_name=names, domain_distance=d.round(4), domain_ratio=r.round(3), extrapolation=r > 1))
 
     def save(self, path):
-        with atomic_write(path) as f: f.write(save_safetensors({k: torch.as_tensor(np.ascontiguousarray(getattr(self, k))) for k in ('centroids', 'scale', 'reference')}))
+        with atomic_write(path) as f: f.write(save_safetensors({k: torch.tensor(np.asarray(getattr(self, k))) for k in ('centroids', 'scale', 'reference')}))
     @classmethod
     def load(cls, path): return cls(**{k: v.numpy() for k, v in load_file(str(path)).items()})
 

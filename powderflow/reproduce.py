@@ -5,6 +5,7 @@
 # %% ../nbs/95_reproduce.ipynb #4109e5e9
 from __future__ import annotations
 import hashlib, json, os, platform, subprocess, sys, time
+import nbformat
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -14,7 +15,7 @@ from .core import atomic_write, progress_bars, default_device
 
 # %% auto #0
 __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_notebooks', 'data_fingerprint', 'device_info',
-           'cpu_model', 'write_manifest', 'run_study', 'publish', 'describe', 'write_figures_readme']
+           'cpu_model', 'write_manifest', 'run_study', 'publish', 'describe', 'write_figures_readme', 'copy_outputs']
 
 # %% ../nbs/95_reproduce.ipynb #5443f251
 STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model', '04a_pretraining', '05_training',
@@ -105,6 +106,7 @@ def run_study(
     names=STUDY_NOTEBOOKS, # the notebooks to run, in order
     kernel='python3', # Jupyter kernel
     progress=None, # papermill's per-cell bar (default: `progress_bars`, on a terminal or in a notebook)
+    notebook_outputs=False, # when all succeed, put the executed notebooks' outputs into their sources (`copy_outputs`)
 )->dict:
     "Execute the study's notebooks in order with papermill into the run folder; when all succeed, publish figures and tables into `out`"
     import papermill as pm
@@ -142,6 +144,7 @@ def run_study(
     write_manifest(manifest, staging)
     write_figures_readme(staging, manifest)
     if out != staging: publish(staging, out, started_ns, complete=set(STUDY_NOTEBOOKS) <= set(names))
+    if notebook_outputs: copy_outputs(run/'notebooks', nbs, names)
     return manifest
 
 def _execute(pm, src, dst, params, cwd, kernel, progress):
@@ -249,3 +252,36 @@ def write_figures_readme(out, manifest):  # figures folder; `run_study`'s manife
              '| file | what it shows |', '|---|---|'] + [f'| [{f}]({f}) | {describe(f)} |' for f in files]
     with atomic_write(out/'README.md', 'w') as f: f.write('\n'.join(lines) + '\n')
     return out/'README.md'
+
+# %% ../nbs/95_reproduce.ipynb #8544449e
+def copy_outputs(
+    executed, # folder of the executed notebooks (`{run}/notebooks`)
+    nbs, # folder of their sources
+    names, # the notebooks, without `.ipynb`
+    root=None, # paths under this folder are written relative to it (default: the folder above `nbs`)
+)->list:
+    "Put each executed notebook's outputs into its source notebook, cell by cell: figures, tables, printed checks, no warnings"
+    executed, nbs = Path(executed), Path(nbs)
+    root = str(Path(root or nbs.parent).resolve()) + os.sep
+    relative = lambda v: v.replace(root, '') if isinstance(v, str) else [line.replace(root, '') for line in v]
+    def kept(o):
+        o = nbformat.from_dict(json.loads(json.dumps(o)))
+        if 'execution_count' in o: o.execution_count = None
+        if o.output_type == 'stream': o.text = relative(o.text)
+        for kind, v in o.get('data', {}).items():
+            if kind.startswith('text/'): o.data[kind] = relative(v)
+        return o
+    written = []
+    for name in names:
+        ran, src = nbformat.read(executed/f'{name}.ipynb', 4), nbformat.read(nbs/f'{name}.ipynb', 4)
+        by_id = {c.id: c for c in ran.cells if c.cell_type == 'code'}
+        for c in (c for c in src.cells if c.cell_type == 'code'):
+            r = by_id.get(c.id)
+            if r is None or r.source != c.source:
+                raise StudyError(f'{nbs/name}.ipynb, cell {c.id}: the run executed another version of this cell '
+                                 f'({executed/name}.ipynb); nothing was written from here on: rerun the study to keep its outputs')
+            c.outputs = [kept(o) for o in r.outputs if not (o.output_type == 'stream' and o.name == 'stderr')]
+            c.execution_count = None
+        with atomic_write(nbs/f'{name}.ipynb', 'w') as f: f.write(nbformat.writes(src) + '\n')
+        written.append(nbs/f'{name}.ipynb')
+    return written
