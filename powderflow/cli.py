@@ -162,6 +162,7 @@ def _read_config(path):
 def _train_cmd(a):
     from powderflow.learner import TrainConfig, profile_config, run_training, metrics_table, write_training_figures, rank0_first
     from powderflow.core import default_device
+    from fastai.torch_core import rank_distrib
     from dataclasses import fields
     conf = _read_config(a.config) if a.config else {}
     if conf.get('task') == 'spectra': return _spectra_train_cmd(a)
@@ -180,10 +181,10 @@ def _train_cmd(a):
             records = syn.synthesize(Path('runs')/f'data-{profile}-seed{cfg.seed}', profile, seed=cfg.seed)
     out = Path(a.out or conf.get('out') or Path('runs')/f'{cfg.backbone}-{cfg.method}-{cfg.size}-seed{cfg.seed}')
     res = run_training(_records(records, a.dataset_root, cfg.method), cfg, out, resume=not a.no_resume, progress=True, device=a.device)
-    if 'metrics' not in res: return   # another process of a distributed run: rank 0 evaluates and writes
+    if rank_distrib(): return   # another process of a distributed run: rank 0 prints and draws
     write_training_figures(res, out/'figures', profile if not a.records else Path(records).name)
-    print(metrics_table(res['metrics']).to_string())
-    print(f'model: {out/"model"}; metrics: {out/"metrics.csv"}; figures: {out/"figures"} (trained in {res["train_s"]:.0f} s)')
+    print(metrics_table(res.metrics).to_string())
+    print(f'model: {out/"model"}; metrics: {out/"metrics.csv"}; figures: {out/"figures"} (trained in {res.train_s:.0f} s)')
 
 def _spectra_train_cmd(a):
     "`train --config FILE` for a spectra experiment (the file says `task: spectra`): the file's settings, then the flags"

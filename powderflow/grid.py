@@ -32,10 +32,10 @@ def train_grid(
     for b in backbones:
         for p in pipelines:
             res = study_model(data, profile, b, p, run_dir, seed, epochs, size, device)
-            m = res['metrics'].query("model == 'model' and level == 'powder'")
-            rows.append(m.assign(backbone=b, pipeline=p, train_s=round(res['train_s'], 1), epochs=res['cfg'].epochs, size=res['cfg'].size))
-            test = res['powders'].powder_name
-            preds.append(prediction_rows(res['powders'], powder_labels(res['df']), pd.DataFrame(dict(repeat=0, fold=0, powder_name=test)), f'{b} x {p}'))
+            m = res.metrics.query("model == 'model' and level == 'powder'")
+            rows.append(m.assign(backbone=b, pipeline=p, train_s=round(res.train_s, 1), epochs=res.cfg.epochs, size=res.cfg.size))
+            test = res.powders.powder_name
+            preds.append(prediction_rows(res.powders, powder_labels(res.df), pd.DataFrame(dict(repeat=0, fold=0, powder_name=test)), f'{b} x {p}'))
     grid = pd.concat(rows, ignore_index=True)[['backbone', 'pipeline', 'target', 'metric', 'value', 'train_s', 'epochs', 'size']]
     return (grid, pd.concat(preds, ignore_index=True)) if predictions else grid
 

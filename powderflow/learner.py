@@ -33,11 +33,12 @@ from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, m
                                    regression_metrics, intervals_of, metrics_with_intervals)
 
 # %% auto #0
-__all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig', 'profile_config',
-           'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint', 'RestoreTrackers', 'BF16Autocast',
-           'make_learner', 'fit', 'predict_tiles', 'powder_predictions', 'powder_means', 'Domain', 'fit_domain',
-           'save_model', 'load_model', 'load_weights', 'rank0_first', 'run_training', 'metrics_table', 'study_grid',
-           'study_model', 'plot_parity', 'plot_history', 'write_training_figures', 'evaluate_model', 'predict_files']
+__all__ = ['LOSS_WEIGHTS', 'TRAINING_PROFILES', 'PRED_COLS', 'RUN_TABLES', 'STUDY_GRIDS', 'PowderLoss', 'TrainConfig',
+           'profile_config', 'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint',
+           'RestoreTrackers', 'BF16Autocast', 'make_learner', 'fit', 'predict_tiles', 'powder_predictions',
+           'powder_means', 'Domain', 'fit_domain', 'save_model', 'load_model', 'load_weights', 'rank0_first',
+           'TrainingRun', 'run_training', 'metrics_table', 'study_grid', 'study_model', 'plot_parity', 'plot_history',
+           'write_training_figures', 'evaluate_model', 'predict_files']
 
 # %% ../nbs/05_training.ipynb #75aa3a4d
 LOSS_WEIGHTS = dict(AOR=1.0, HR=1.0, Flow_rate=0.5, flowable=1.0)
@@ -338,6 +339,23 @@ def rank0_first(device):
     from accelerate import PartialState
     return PartialState(cpu=device.type == 'cpu').main_process_first()   # starts the process group (gloo on CPU) if needed
 
+@dataclass
+class TrainingRun:
+    "What `run_training` gives back, the same on every process of a distributed run"
+    learn: Learner # the trained Learner (its `path` is the run folder)
+    cfg: TrainConfig
+    df: pd.DataFrame # the records with their `split`
+    images: np.ndarray # their cached tiles, in the order of `df`
+    scalers: Scalers # the label and input scalers, fitted on the training powders
+    train_s: float # seconds of training (of the first run, when a finished run is reused)
+    tiles: pd.DataFrame # the test tiles' predictions
+    powders: pd.DataFrame # the test powders' predictions, with their applicability domain
+    truth: pd.DataFrame # the test powders' labels
+    metrics: pd.DataFrame # per tile and per powder, the model's and the baselines'
+    baselines: dict # baseline name -> its per-powder predictions
+
+RUN_TABLES = ('tile_predictions', 'powder_predictions', 'baseline_predictions', 'metrics')   # the CSVs a run folder holds
+
 def run_training(
     records, # records CSV (native) or a validated records DataFrame
     cfg: TrainConfig, # the run's configuration
@@ -350,8 +368,8 @@ def run_training(
     progress=False, # progress bars?
     allow_shared_powders=False, # accept a split that puts a powder in several splits (only to measure what that leak inflates)
     device=None, # 'cpu', 'cuda', ... (default: `default_device`)
-)->dict:
-    "Train `cfg` on `records` and evaluate on the test powders (a finished run in `out` is reused); returns the learner, predictions and metrics"
+)->TrainingRun:
+    "Train `cfg` on `records` and evaluate on the test powders (a finished run in `out` is reused): the learner, predictions, metrics"
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if not isinstance(records, pd.DataFrame):
         powders = powders if powders is not None else (Path(records).parent/'powders.csv' if (Path(records).parent/'powders.csv').exists() else None)
@@ -374,7 +392,15 @@ def run_training(
     else:
         with learn.no_bar(), learn.no_logging(): fit(learn, cfg, resume)
     train_s = json.loads((out/'run.json').read_text()).get('train_s', 0.0) if finished else time.time() - t0
-    if rank_distrib(): return dict(learn=learn, cfg=cfg, df=df, images=images, scalers=scalers, train_s=train_s)  # rank 0 evaluates and writes
+    with rank0_first(device):   # rank 0 evaluates and writes; the other processes of a distributed run read what it wrote
+        if not rank_distrib(): return _evaluate(learn, cfg, df, images, scalers, train_s, out, powders, cache_dir, finished)
+    truth = powder_labels(df[df.split == 'test'])
+    tiles, per_powder, base, metrics = (pd.read_csv(out/f'{name}.csv') for name in RUN_TABLES)
+    baselines = {k: g.drop(columns='model').dropna(axis=1, how='all').reset_index(drop=True) for k, g in base.groupby('model', sort=False)}
+    return TrainingRun(learn, cfg, df, images, scalers, train_s, tiles, per_powder, truth, metrics, baselines)
+
+def _evaluate(learn, cfg, df, images, scalers, train_s, out, powders, cache_dir, finished):   # `run_training`'s, on rank 0
+    "Save the model, predict the test powders, score the model and the baselines, write the tables: the `TrainingRun`"
     save_model(learn.model, cfg, scalers, out/'model')
     with atomic_write(out/'model'/'split.csv', 'w') as f: df[['powder_name', 'split']].drop_duplicates().to_csv(f, index=False)
     test = df[df.split == 'test']
@@ -387,11 +413,12 @@ def run_training(
              'morphometry': morphometry_baseline(df, cache_dir or out.parent/'cache')}
     if powders is not None: preds['oracle'] = oracle_baseline(df[df.split == 'train'], test, pd.read_csv(powders) if not isinstance(powders, pd.DataFrame) else powders)
     metrics = pd.concat([evaluate_predictions(tiles, truth, 'model', 'tile')] + [evaluate_predictions(p, truth, k, 'powder') for k, p in preds.items()])
-    for name, tab in [('tile_predictions', tiles), ('powder_predictions', per_powder), ('metrics', metrics)]:
+    baselines = {k: p for k, p in preds.items() if k != 'model'}
+    base = pd.concat([p.assign(model=k) for k, p in baselines.items()], ignore_index=True)
+    for name, tab in zip(RUN_TABLES, (tiles, per_powder, base, metrics)):
         with atomic_write(out/f'{name}.csv', 'w') as f: tab.to_csv(f, index=False)
     if not finished: _mark_finished(out, train_s)
-    return dict(learn=learn, cfg=cfg, df=df, images=images, scalers=scalers, tiles=tiles, powders=per_powder, truth=truth, metrics=metrics, train_s=train_s,
-                baselines={k: p for k, p in preds.items() if k != 'model'})
+    return TrainingRun(learn, cfg, df, images, scalers, train_s, tiles, per_powder, truth, metrics, baselines)
 
 def metrics_table(metrics, keys=(('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('CI', 'MAE'), ('Flow_rate', 'MAPE'), ('flowable', 'F1'), ('flowable', 'ROC_AUC'), ('carr_class', 'accuracy'))):
     "A compact wide table: one row per model and level, a column per (target, metric)"
@@ -462,23 +489,23 @@ def plot_history(history_csv):  # the run's history.csv (fastai's CSVLogger)
     return fig
 
 # %% ../nbs/05_training.ipynb #b28b003f
-def write_training_figures(res, out, profile):  # `run_training` result; figures folder; the data's profile (named in the table)
+def write_training_figures(res, out, profile):  # a `TrainingRun`; figures folder; the data's profile (named in the table)
     "Parity plot, training curves and the metrics table of a run, into `out`"
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     import matplotlib.pyplot as plt
-    for name, fig in [('05_parity.png', plot_parity(res['tiles'], res['powders'], res['truth'])),
-                      ('05_training_curves.png', plot_history(Path(res['learn'].path)/'history.csv'))]:
+    for name, fig in [('05_parity.png', plot_parity(res.tiles, res.powders, res.truth)),
+                      ('05_training_curves.png', plot_history(Path(res.learn.path)/'history.csv'))]:
         save_figure(fig, out/name); plt.close(fig)
-    cfg = res['cfg']
-    ints = pd.concat([intervals_of(p, res['truth'], seed=cfg.seed).assign(model=k, level='powder')
-                      for k, p in {'model': res['powders'], **res['baselines']}.items()], ignore_index=True)
+    cfg = res.cfg
+    ints = pd.concat([intervals_of(p, res.truth, seed=cfg.seed).assign(model=k, level='powder')
+                      for k, p in {'model': res.powders, **res.baselines}.items()], ignore_index=True)
     keys = ['model', 'level', 'target', 'metric']
-    with atomic_write(out/'05_metrics.csv', 'w') as f: res['metrics'].merge(ints[keys + ['lo', 'hi']], how='left', on=keys).to_csv(f, index=False)
+    with atomic_write(out/'05_metrics.csv', 'w') as f: res.metrics.merge(ints[keys + ['lo', 'hi']], how='left', on=keys).to_csv(f, index=False)
     head = (f'Profile {profile}; {cfg.backbone}, {cfg.method}, {cfg.size} px, {cfg.epochs} epochs max; test split: '
-            f'{res["truth"].powder_name.nunique()} powders never seen in training (split by powder). Per-tile and per-powder rows.\n\n')
+            f'{res.truth.powder_name.nunique()} powders never seen in training (split by powder). Per-tile and per-powder rows.\n\n')
     tail = ('\n\nPer powder, value [95 % bootstrap interval over these test powders]: one split, a quick look; the headline is '
             "05a's cross-validation.\n\n" + metrics_with_intervals(ints).to_markdown())
-    with atomic_write(out/'05_metrics.md', 'w') as f: f.write(head + metrics_table(res['metrics']).to_markdown() + tail + '\n')
+    with atomic_write(out/'05_metrics.md', 'w') as f: f.write(head + metrics_table(res.metrics).to_markdown() + tail + '\n')
     return out/'05_parity.png'
 
 # %% ../nbs/05_training.ipynb #15241202

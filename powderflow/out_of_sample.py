@@ -36,8 +36,8 @@ def tile_interval(
 
 def holdout_report(res, records):  # `run_training` result with the held-out powders in split 'holdout'; all records
     "Per held-out powder: prediction (mean, sd, interval over its tiles), truth, Carr class, the truth's percentile in training"
-    df = res['df']; idx = np.flatnonzero(df.split == 'holdout')
-    tiles = predict_tiles(res['learn'].model, df.iloc[idx], res['images'][idx], res['scalers'], res['cfg'].size)
+    df = res.df; idx = np.flatnonzero(df.split == 'holdout')
+    tiles = predict_tiles(res.learn.model, df.iloc[idx], res.images[idx], res.scalers, res.cfg.size)
     per = powder_predictions(tiles)
     truth, train = powder_labels(df.iloc[idx]).set_index('powder_name'), powder_labels(df[df.split == 'train'])
     rows = []
@@ -71,7 +71,7 @@ def crossvalidate_end_to_end(
         split[train.index] = np.where(inner == 'valid', 'valid', 'train')
         res = run_training(records, cfg, Path(out)/f'repeat{r}-fold{i}', powders=powders, split=split, resume=resume, device=device,
                            cache_dir=cache_dir)
-        for name, p in {'cnn_end_to_end': res['powders'], **res['baselines']}.items(): rows.append(prediction_rows(p, labels, te, name))
+        for name, p in {'cnn_end_to_end': res.powders, **res.baselines}.items(): rows.append(prediction_rows(p, labels, te, name))
     return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/08_out_of_sample.ipynb #3ce1db71
@@ -94,7 +94,7 @@ def leakage_comparison(
     by_tile = run_training(records, cfg, Path(out)/'by-tile', powders=powders, split=random_tile_split(records, cfg.valid_pct, cfg.test_pct, cfg.seed),
                            allow_shared_powders=True, resume=resume, device=device, cache_dir=cache_dir)
     honest = by_powder[by_powder.model == 'cnn_end_to_end']
-    tile = by_tile['powders'][by_tile['powders'].powder_name.isin(honest.powder_name)]
+    tile = by_tile.powders[by_tile.powders.powder_name.isin(honest.powder_name)]
     leaky = prediction_rows(tile, powder_labels(records), honest[['repeat', 'fold', 'powder_name']], 'split by tile (seed style)')
     return pd.concat([honest[honest.powder_name.isin(tile.powder_name)].assign(model='split by powder (honest)'), leaky], ignore_index=True)
 

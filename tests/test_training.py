@@ -119,13 +119,13 @@ def test_gpu_code_path_runs_on_cpu(trained, tmp_path):
     try: res = run_training(d/'data'/'records.csv', cfg, tmp_path/'run', device='cpu')
     finally: h.remove()
     assert seen and set(seen) == {(torch.bfloat16, True)}, set(seen)
-    learn = res['learn']
+    learn = res.learn
     assert any(isinstance(c, BF16Autocast) for c in learn.cbs) and any(isinstance(c, ChannelsLast) for c in learn.cbs)
     preds, _ = learn.get_preds(dl=learn.dls.valid)   # fastai's validation loop under the same callbacks
     assert preds.dtype == torch.float32 and torch.isfinite(preds).all()
     hist = pd.read_csv(tmp_path/'run'/'history.csv')
     assert len(hist) == 2 and np.isfinite(hist.train_loss).all() and np.isfinite(hist.valid_loss).all()
-    assert np.isfinite(res['tiles'][['AOR', 'HR', 'p_flowable']].to_numpy()).all()
+    assert np.isfinite(res.tiles[['AOR', 'HR', 'p_flowable']].to_numpy()).all()
     model, cfg2, _ = load_model(tmp_path/'run'/'model')
     assert cfg2.precision == 'bf16' and cfg2.memory_format == 'channels_last'
     # on the CPU the defaults stay fp32 and contiguous
