@@ -160,7 +160,8 @@ def _read_config(path):
     return conf
 
 def _train_cmd(a):
-    from powderflow.learner import TrainConfig, profile_config, run_training, metrics_table, write_training_figures, rank0_first
+    from powderflow.config import TrainConfig, profile_config
+    from powderflow.learner import run_training, metrics_table, write_training_figures, rank0_first
     from powderflow.core import default_device
     from fastai.torch_core import rank_distrib
     from dataclasses import fields
@@ -223,13 +224,14 @@ def main(
         elif a.cmd == 'convert': _convert_cmd(a)
         elif a.cmd == 'train': _train_cmd(a)
         elif a.cmd == 'evaluate':
-            from powderflow.learner import evaluate_model, metrics_table, load_model
+            from powderflow.learner import metrics_table
+            from powderflow.inference import evaluate_model, load_model
             m = evaluate_model(a.model, _records(a.records, a.dataset_root, load_model(a.model)[1].method), a.out)
             n = m[(m.level == 'powder') & (m.target == 'AOR') & (m.metric == 'n')].value.iloc[0]
             print(f'{int(n)} powders the model has not seen:')
             print(metrics_table(m).to_string())
         elif a.cmd == 'predict':
-            from powderflow.learner import predict_files
+            from powderflow.inference import predict_files
             tiles, powders = predict_files(a.model, a.tiles, a.magnification, a.powder, extra=_pairs(a.extra), pixel_size_um=a.pixel_size)
             out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(out, 'w') as f: tiles.to_csv(f, index=False)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
 from .conversion import METHODS
-from .learner import study_model, study_grid, metrics_table
+from .config import study_grid
+from .learner import study_model, metrics_table
 from .evaluation import powder_labels, prediction_rows, group_metrics, metrics_with_intervals
 
 # %% auto #0

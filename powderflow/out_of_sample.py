@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import atomic_write, save_figure
 from .data import read_records, split_by_powder
-from .learner import profile_config, run_training, predict_tiles, powder_predictions
+from .config import profile_config
+from .learner import run_training
+from .inference import predict_tiles, powder_predictions
 from .evaluation import evaluate_predictions, powder_labels, prediction_rows
 
 # %% auto #0

@@ -18,8 +18,8 @@ __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_noteboo
            'cpu_model', 'write_manifest', 'run_study', 'publish', 'describe', 'write_figures_readme', 'copy_outputs']
 
 # %% ../nbs/95_reproduce.ipynb #5443f251
-STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model', '04a_pretraining', '05_training',
-                   '05a_evaluation', '05b_study_grid',
+STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model', '04a_pretraining',
+                   '04b_configuration', '04c_inference', '05_training', '05a_evaluation', '05b_study_grid',
                    '06_robustness', '07_interpretability', '08_out_of_sample', '09_spectra')  # in the order they run
 
 class StudyError(RuntimeError):

@@ -3,7 +3,8 @@ import json, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from powderflow.model import BackboneError, PowderNet
-from powderflow.learner import TrainConfig, load_model, load_weights, save_model
+from powderflow.config import TrainConfig
+from powderflow.inference import load_model, load_weights, save_model
 from powderflow.data import Scalers
 from test_cli import run
 
@@ -96,7 +97,7 @@ def test_history_of_a_resumed_run_plots(tmp_path):
 
 def test_extra_inputs_must_be_given(tmp_path, trained):
     from powderflow.data import RecordError
-    from powderflow.learner import predict_files
+    from powderflow.inference import predict_files
     cfg = TrainConfig(backbone='resnet18', size=32, extra_cols=('density',))
     save_model(PowderNet('resnet18', n_inputs=2), cfg, Scalers(extra_cols=('density',), extra_mean=(6.,), extra_std=(2.,)), tmp_path/'m')
     d, _ = trained
@@ -109,7 +110,8 @@ def test_gpu_code_path_runs_on_cpu(trained, tmp_path):
     "What a GPU run turns on by default, bf16 autocast and channels_last, forced on the CPU at the tiny profile"
     import torch
     from fastai.callback.channelslast import ChannelsLast
-    from powderflow.learner import profile_config, run_training, make_learner, BF16Autocast
+    from powderflow.config import profile_config
+    from powderflow.learner import run_training, make_learner, BF16Autocast
     d, _ = trained
     cfg = profile_config('tiny', backbone='resnet18', size=32, epochs=2, precision='bf16', memory_format='channels_last')
     seen = []   # (dtype, channels_last?) of every convolution's output while gradients are on, i.e. in training steps
