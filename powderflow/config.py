@@ -32,8 +32,8 @@ class TrainConfig:
     valid_pct: float = 0.15        # share of powders for validation
     test_pct: float = 0.2          # share of powders for testing
     holdout: tuple = ()            # powders kept out of training, validation and test
-    precision: str = 'auto'        # 'auto': bf16 autocast on a GPU, fp32 elsewhere; 'bf16' or 'fp32' on any device
-    memory_format: str = 'auto'    # 'auto': channels_last on a GPU, contiguous elsewhere; 'channels_last' or 'contiguous'
+    precision: str = 'auto'        # 'auto': bf16 autocast on a GPU, fp32 elsewhere; 'bf16' or 'fp32' anywhere
+    memory_format: str = 'auto'    # 'auto': channels_last on a GPU, else contiguous; or 'channels_last', 'contiguous'
 
     def __post_init__(self):
         for f in fields(self):
@@ -45,19 +45,23 @@ class TrainConfig:
         for k in ('size', 'epochs', 'bs'):
             if getattr(self, k) < 1: raise ValueError(f'TrainConfig: {k} must be at least 1, not {getattr(self, k)}')
         for k, ok in (('precision', ('auto', 'bf16', 'fp32')), ('memory_format', ('auto', 'channels_last', 'contiguous'))):
-            if getattr(self, k) not in ok: raise ValueError(f'TrainConfig: {k} must be one of {", ".join(ok)}, not {getattr(self, k)!r}')
+            if getattr(self, k) not in ok:
+                raise ValueError(f'TrainConfig: {k} must be one of {", ".join(ok)}, not {getattr(self, k)!r}')
 
     @property
     def cache_size(self): return self.size + 2 * (self.size // 16)
 
 # %% ../nbs/04b_configuration.ipynb #a9d15b8c
-TRAINING_PROFILES = {  # defaults per data profile: tiny is a smoke test in seconds, quick the whole study on a 2-core CPU, full the GPU one
+TRAINING_PROFILES = {  # training defaults per profile: tiny a smoke test, quick the study on a 2-core CPU, full on a GPU
     'tiny':  dict(size=64, epochs=3, bs=8, patience=2, valid_pct=0.25, test_pct=0.25),
     'quick': dict(size=96, epochs=10, bs=32, patience=5),
     'full':  dict(size=224, epochs=40, bs=64, patience=10),
 }
 
-def profile_config(profile='quick', **overrides):  # 'tiny', 'quick' or 'full'; TrainConfig fields to change
+def profile_config(
+    profile='quick', # 'tiny', 'quick' or 'full'
+    **overrides, # `TrainConfig` fields to change
+)->TrainConfig:
     "The `TrainConfig` a profile trains with"
     return TrainConfig(**(profile_settings(TRAINING_PROFILES, profile) | overrides))
 
@@ -68,7 +72,11 @@ STUDY_GRIDS = {  # per profile: the backbones and pipelines of the study grid (t
     'full':  dict(backbones=SEED_BACKBONES, pipelines=tuple(METHODS)),
 }
 
-def study_grid(profile='tiny', backbones=None, pipelines=None):  # a profile; backbones and pipelines to use instead of its own
+def study_grid(
+    profile='tiny', # 'tiny', 'quick' or 'full'
+    backbones=None, # backbones to use instead of the profile's
+    pipelines=None, # conversion pipelines to use instead of the profile's
+)->tuple[list, list]:
     "The backbones and pipelines of the study grid, checked by name"
     grid = profile_settings(STUDY_GRIDS, profile)
     b, p = list(backbones or grid['backbones']), list(pipelines or grid['pipelines'])

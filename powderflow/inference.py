@@ -23,16 +23,25 @@ __all__ = ['PRED_COLS', 'save_model', 'load_model', 'load_weights', 'predict_til
            'Domain', 'fit_domain', 'evaluate_model', 'predict_files']
 
 # %% ../nbs/04c_inference.ipynb #475ab951
-def save_model(model, cfg: TrainConfig, scalers: Scalers, folder):  # trained `PowderNet`; its config; its scalers; destination
+def save_model(
+    model, # a trained `PowderNet`
+    cfg: TrainConfig, # its configuration
+    scalers: Scalers, # its scalers
+    folder, # where it goes
+)->Path:
     "Write `model.safetensors` and `config.json` to `folder` (each atomically)"
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_write(folder/'model.safetensors') as f: f.write(save_safetensors(sd))
-    conf = dict(powderflow=__version__, config=asdict(cfg), scalers=scalers.to_dict(), n_inputs=1 + len(scalers.extra_cols), outputs=list(OUTPUTS))
+    conf = dict(powderflow=__version__, config=asdict(cfg), scalers=scalers.to_dict(), n_inputs=1 + len(scalers.extra_cols),
+                outputs=list(OUTPUTS))
     with atomic_write(folder/'config.json', 'w') as f: json.dump(conf, f, indent=1, default=list)
     return folder
 
-def load_model(folder, backbone=None):  # a `save_model` folder; the backbone you expect (checked if given)
+def load_model(
+    folder, # a `save_model` folder
+    backbone=None, # the backbone you expect (checked if given)
+)->tuple[PowderNet, TrainConfig, Scalers]:
     "The saved `PowderNet` (eval mode, CPU), its `TrainConfig` and its `Scalers`"
     folder = Path(folder)
     for f in ('config.json', 'model.safetensors'):
@@ -45,11 +54,16 @@ def load_model(folder, backbone=None):  # a `save_model` folder; the backbone yo
     load_weights(model, folder/'model.safetensors', cfg.backbone)
     return model.eval(), cfg, Scalers.from_dict(conf['scalers'])
 
-def load_weights(model, path, backbone='?'):  # a `PowderNet`; a .safetensors file; the backbone the file is for
+def load_weights(
+    model, # a `PowderNet`
+    path, # a .safetensors file
+    backbone='?', # the backbone the file is for (named in the error)
+)->PowderNet:
     "Load weights into `model`; a file of another backbone or shape is one clear error"
     try: model.load_state_dict(load_file(str(path)))
     except RuntimeError as e:
-        raise BackboneError(f'{path}: does not fit this model (the file is for backbone {backbone!r}): {str(e).splitlines()[0]}') from None
+        raise BackboneError(f'{path}: does not fit this model (the file is for backbone {backbone!r}): '
+                            f'{str(e).splitlines()[0]}') from None
     return model
 
 # %% ../nbs/04c_inference.ipynb #ae7700b0
@@ -65,7 +79,8 @@ def predict_tiles(
 )->pd.DataFrame:
     "One row per record: powder, magnification, predicted AOR, HR, CI, Hall time and probability of flowing"
     device = device or next(model.parameters()).device
-    targets = scalers.targets(df) if 'AOR' in df.columns else np.zeros((len(df), len(OUTPUTS)), np.float32)  # labels unknown
+    labelled = 'AOR' in df.columns
+    targets = scalers.targets(df) if labelled else np.zeros((len(df), len(OUTPUTS)), np.float32)
     dl = TileLoader(TileDataset(images, np.arange(len(df)), scalers.inputs(df), targets), bs=bs, shuffle=False,
                     device=device, after_batch=BatchAugment(size, train=False))
     model.eval(); outs, feats = [], []
@@ -79,13 +94,15 @@ def predict_tiles(
     pred = scalers.decode(z[:, :3])
     pred['CI'] = carr_index(pred.HR.clip(lower=1))
     pred['p_flowable'] = 1 / (1 + np.exp(-z[:, 3]))
-    out = pd.concat([df[['powder_name', 'magnification']].reset_index(drop=True), pred[['AOR', 'HR', 'CI', 'Flow_rate', 'p_flowable']]], axis=1)
+    out = pd.concat([df[['powder_name', 'magnification']].reset_index(drop=True), pred[list(PRED_COLS)]], axis=1)
     return (out, torch.cat(feats).numpy()) if features else out
 
-PRED_COLS = ('AOR', 'HR', 'CI', 'Flow_rate', 'p_flowable')
+PRED_COLS = ('AOR', 'HR', 'CI', 'Flow_rate', 'p_flowable')   # what `predict_tiles` predicts per tile
 
-def powder_predictions(tiles):  # `predict_tiles` output
-    "Per powder: the mean and spread (sd across tiles) of each prediction, the number of tiles, the flowable call and Carr class"
+def powder_predictions(
+    tiles, # `predict_tiles` output
+)->pd.DataFrame:
+    "Per powder: mean and spread (sd over tiles) of each prediction, the number of tiles, the flowable call, the Carr class"
     g = tiles.groupby('powder_name')[list(PRED_COLS)]
     out = g.mean().join(g.std(ddof=0).add_suffix('_sd')).join(tiles.groupby('powder_name').size().rename('n_tiles'))
     out['flowable'] = out.p_flowable >= 0.5
@@ -109,52 +126,80 @@ class Domain:
     reference: np.ndarray  # distances of the validation powders (never trained on) to their nearest training powder
 
     @classmethod
-    def fit(cls, train, valid=None):  # training powders' mean features; validation powders' (None: leave one training powder out)
+    def fit(cls,
+        train, # the training powders' mean features (powders, features)
+        valid=None, # the validation powders' (None: each training powder against the others)
+    ):
         "A `Domain` from the mean features of the training and validation powders"
         train = np.asarray(train, np.float32)
         d = cls(train, train.std(0) + 1e-3 * (train.std(0).max() + 1e-12), np.zeros(0, np.float32))
         if valid is not None and len(valid) >= 2: d.reference = d.distance(valid)
-        else: d.reference = np.array([cls(np.delete(train, i, 0), d.scale, d.reference).distance(train[i:i + 1])[0] for i in range(len(train))], np.float32)
+        else: d.reference = np.array([cls(np.delete(train, i, 0), d.scale, d.reference).distance(train[i:i + 1])[0]
+                                      for i in range(len(train))], np.float32)
         return d
 
-    def distance(self, x):  # powders' mean features (n, features)
+    def distance(self,
+        x, # powders' mean features (n, features)
+    ):
         "RMS standardised distance of each powder to its nearest training powder"
         z = (np.asarray(x, np.float32)[:, None, :] - self.centroids[None]) / self.scale
         return np.sqrt((z ** 2).mean(-1)).min(1)
 
-    def assess(self, names, x)->pd.DataFrame:  # powder names; their mean features
+    def assess(self,
+        names, # powder names
+        x, # their mean features
+    )->pd.DataFrame:
         "Per powder: distance, its ratio to the largest validation distance, and the extrapolation flag"
         d = self.distance(x); r = d / max(float(self.reference.max()), 1e-12)
         return pd.DataFrame(dict(powder_name=names, domain_distance=d.round(4), domain_ratio=r.round(3), extrapolation=r > 1))
 
-    def save(self, path):
-        with atomic_write(path) as f: f.write(save_safetensors({k: torch.tensor(np.asarray(getattr(self, k))) for k in ('centroids', 'scale', 'reference')}))
-    @classmethod
-    def load(cls, path): return cls(**{k: v.numpy() for k, v in load_file(str(path)).items()})
+    def save(self, path):  # a .safetensors file
+        "Write the domain to `path` (atomically)"
+        arrays = {k: torch.tensor(np.asarray(getattr(self, k))) for k in ('centroids', 'scale', 'reference')}
+        with atomic_write(path) as f: f.write(save_safetensors(arrays))
 
-def fit_domain(model, df, images, scalers, size):  # a trained `PowderNet`; records with a `split`; their images; scalers; input side
+    @classmethod
+    def load(cls, path): return cls(**{k: v.numpy() for k, v in load_file(str(path)).items()})  # a `save`d file
+
+def fit_domain(
+    model, # a trained `PowderNet`
+    df, # records with a `split`
+    images, # their cached images
+    scalers, # the model's `Scalers`
+    size, # model input side
+)->Domain:
     "The `Domain` of a trained model: the mean features of its training powders, and of its validation powders for reference"
     means = {}
     for s in ('train', 'valid'):
         idx = np.flatnonzero(df.split == s)
-        if len(idx): means[s] = powder_means(predict_tiles(model, df.iloc[idx], images[idx], scalers, size, features=True)[1], df.powder_name.iloc[idx])[1]
+        if not len(idx): continue
+        feats = predict_tiles(model, df.iloc[idx], images[idx], scalers, size, features=True)[1]
+        means[s] = powder_means(feats, df.powder_name.iloc[idx])[1]
     return Domain.fit(means['train'], means.get('valid'))
 
 # %% ../nbs/04c_inference.ipynb #15241202
-def evaluate_model(model_dir, records, out=None, cache_dir=None, split='test'):  # saved model; records CSV; output folder; cache; split to score (if the records have one)
-    "Per-tile and per-powder metrics of a saved model on labelled records (their `split` if they have one, else every powder the model has not seen)"
+def evaluate_model(
+    model_dir, # a saved model (`save_model`)
+    records, # labelled records: a records CSV or DataFrame
+    out=None, # folder for the predictions and metrics (None: not written)
+    cache_dir=None, # image cache (default: beside the model's folder)
+    split='test', # the split to score, if the records have one
+)->pd.DataFrame:
+    "Per-tile and per-powder metrics of a saved model on labelled records: their `split`, else the powders it has not seen"
     model, cfg, scalers = load_model(model_dir)
     df = read_records(records) if not isinstance(records, pd.DataFrame) else records
     if split and 'split' in df.columns: df = df[df.split == split]
     elif (Path(model_dir)/'split.csv').exists():  # never score the model on powders it was trained or validated on
         seen = pd.read_csv(Path(model_dir)/'split.csv').query("split in ('train', 'valid')").powder_name
         df = df[~df.powder_name.isin(seen)]
-    if not len(df): raise RecordError(f'{records}: no records left to evaluate (all powders were used in training or validation)')
+    if not len(df):
+        raise RecordError(f'{records}: no records left to evaluate (all powders were used in training or validation)')
     df = df.reset_index(drop=True)
     images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or Path(model_dir).parent/'cache', progress=False)
     tiles = predict_tiles(model, df, images, scalers, cfg.size)
     per, truth = powder_predictions(tiles), powder_labels(df)
-    metrics = pd.concat([evaluate_predictions(tiles, truth, 'model', 'tile'), evaluate_predictions(per, truth, 'model', 'powder')])
+    metrics = pd.concat([evaluate_predictions(tiles, truth, 'model', 'tile'),
+                         evaluate_predictions(per, truth, 'model', 'powder')])
     if out:
         out = Path(out); out.mkdir(parents=True, exist_ok=True)
         for name, tab in [('tile_predictions', tiles), ('powder_predictions', per), ('metrics', metrics)]:
