@@ -14,7 +14,7 @@ from .data import kfold_by_powder
 from .synthetic import Powder, true_labels, LabelModel
 
 # %% auto #0
-__all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_COLUMNS', 'CV_METRICS', 'MODEL_ORDER',
+__all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_COLUMNS', 'KEY_METRICS', 'MODEL_ORDER',
            'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'powder_labels', 'cv_folds',
            'fit_regressors', 'predict_regressors', 'fit_predict', 'mean_predictions', 'oracle_features',
            'morphometry_features', 'noise_free_predictions', 'mean_baseline', 'feature_baseline', 'oracle_baseline',
@@ -221,7 +221,8 @@ def crossvalidate(
     return pd.concat(out, ignore_index=True)[PREDICTION_COLUMNS]
 
 # %% ../nbs/05a_evaluation.ipynb #70b9d8cc
-CV_METRICS = (('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('Flow_rate', 'MAPE'), ('flowable', 'ROC_AUC'), ('flowable', 'Brier'))
+KEY_METRICS = (   # the study's key metrics, per powder: the headline's, the grid's, the robustness tables' and `metrics_table`'s
+    ('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('Flow_rate', 'MAPE'), ('flowable', 'ROC_AUC'), ('flowable', 'Brier'))
 
 def _metric(name, y, p, idx):
     "Metric `name` of truth y and prediction p (vectors over powders) on each row of resample indices `idx` (B x n)"
@@ -256,7 +257,7 @@ def metric_draws(
     idx, draws = _resamples(len(names), n_boot, seed), {}
     for (model, r), g in preds.groupby(['model', 'repeat']):
         g = g.set_index('powder_name').reindex(names)
-        for target, metric in CV_METRICS:
+        for target, metric in KEY_METRICS:
             y = g[f'{target}_true'].to_numpy(float)
             p = g['flowable_prob' if target == 'flowable' else f'{target}_pred'].to_numpy(float)
             draws.setdefault((model, target, metric), []).append(_metric(metric, y, p, idx))
@@ -290,7 +291,7 @@ def paired_differences(
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         for o in others:
-            for t, k in CV_METRICS:
+            for t, k in KEY_METRICS:
                 diff = d[(model, t, k)] - d[(o, t, k)]
                 rows.append(dict(model=model, versus=o, target=t, metric=k, difference=diff[0],
                                  lo=np.nanpercentile(diff[1:], 2.5), hi=np.nanpercentile(diff[1:], 97.5)))
@@ -321,7 +322,7 @@ def group_metrics(
         for g in dict.fromkeys(groups.values()):
             members = [m for m, group in groups.items() if group == g and m in set(preds.model)]
             if not members: continue
-            for t, k in CV_METRICS:
+            for t, k in KEY_METRICS:
                 v = np.nanmean([d[(m, t, k)] for m in members], 0)
                 rows.append(dict(model=g, target=t, metric=k, value=v[0], lo=np.nanpercentile(v[1:], 2.5),
                                  hi=np.nanpercentile(v[1:], 97.5), models=len(members)))
@@ -334,7 +335,7 @@ def metrics_with_intervals(metrics, digits=2):  # `cv_metrics` output; decimals
     "The metrics as a table of 'value [lo, hi]', one row per model, one column per target and metric"
     fmt = lambda r: f'{r.value:.{digits}f} [{r.lo:.{digits}f}, {r.hi:.{digits}f}]' if np.isfinite(r.value) else ''
     t = metrics.assign(text=metrics.apply(fmt, axis=1)).pivot(index='model', columns=['target', 'metric'], values='text')
-    t = t[[c for c in CV_METRICS if c in t.columns]]
+    t = t[[c for c in KEY_METRICS if c in t.columns]]
     t.columns = [f'{a} {b}' for a, b in t.columns]
     return t.loc[[m for m in MODEL_ORDER if m in t.index] + sorted(set(t.index) - set(MODEL_ORDER))]
 

@@ -9,10 +9,10 @@ import numpy as np, pandas as pd
 from .conversion import METHODS
 from .config import study_grid
 from .learner import study_model, metrics_table
-from .evaluation import powder_labels, prediction_rows, group_metrics, metrics_with_intervals
+from .evaluation import powder_labels, prediction_rows, group_metrics, metrics_with_intervals, KEY_METRICS
 
 # %% auto #0
-__all__ = ['GRID_KEYS', 'train_grid', 'grid_table', 'grid_summary', 'summary_table', 'plot_grid']
+__all__ = ['train_grid', 'grid_table', 'grid_summary', 'summary_table', 'plot_grid']
 
 # %% ../nbs/05b_study_grid.ipynb #e7acf26a
 def train_grid(
@@ -40,9 +40,7 @@ def train_grid(
     grid = pd.concat(rows, ignore_index=True)[['backbone', 'pipeline', 'target', 'metric', 'value', 'train_s', 'epochs', 'size']]
     return (grid, pd.concat(preds, ignore_index=True)) if predictions else grid
 
-GRID_KEYS = (('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('Flow_rate', 'MAPE'), ('flowable', 'F1'), ('flowable', 'ROC_AUC'))
-
-def grid_table(grid, keys=GRID_KEYS):  # `train_grid` output; (target, metric) columns
+def grid_table(grid, keys=KEY_METRICS):  # `train_grid` output; (target, metric) columns
     "Wide table: a row per backbone x pipeline, a column per key metric (training times, which vary from run to run, are left out)"
     w = grid.pivot_table(index=['backbone', 'pipeline'], columns=['target', 'metric'], values='value', sort=False)
     w = w[[k for k in keys if k in w.columns]]
@@ -68,7 +66,7 @@ def summary_table(summary, by='pipeline'):  # `grid_summary` output; its groupin
     t['models'] = s.groupby('model').models.first().loc[t.index]
     return t.rename_axis(by)
 
-def plot_grid(grid, keys=(('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'F1'))):  # `train_grid` output; (target, metric) panels
+def plot_grid(grid, keys=(('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC'))):  # `train_grid` output; (target, metric) panels
     "Figure: one backbone x pipeline heat map per key metric"
     backbones = list(dict.fromkeys(grid.backbone)); pipelines = [m for m in METHODS if m in set(grid.pipeline)]
     pipelines += [p for p in dict.fromkeys(grid.pipeline) if p not in pipelines]   # registered extra pipelines, last

@@ -26,7 +26,7 @@ from fastcore.basics import patch
 from .data import Scalers, cache_images, powder_dataloaders, read_records, split_by_powder, check_split
 from .model import PowderNet, powder_splitter, OUTPUTS
 from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, morphometry_baseline, powder_labels,
-                                   regression_metrics, intervals_of, metrics_with_intervals)
+                                   regression_metrics, intervals_of, metrics_with_intervals, KEY_METRICS)
 from .config import TrainConfig, profile_config
 from .inference import predict_tiles, powder_predictions, powder_means, fit_domain, save_model
 
@@ -251,7 +251,10 @@ def _evaluate(learn, cfg, df, images, scalers, train_s, out, powders, cache_dir,
     if not finished: _mark_finished(out, train_s)
     return TrainingRun(learn, cfg, df, images, scalers, train_s, tiles, per_powder, truth, metrics, baselines)
 
-def metrics_table(metrics, keys=(('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('CI', 'MAE'), ('Flow_rate', 'MAPE'), ('flowable', 'F1'), ('flowable', 'ROC_AUC'), ('carr_class', 'accuracy'))):
+def metrics_table(
+    metrics, # long metrics (`evaluate_predictions`)
+    keys=KEY_METRICS, # the (target, metric) columns
+)->pd.DataFrame:
     "A compact wide table: one row per model and level, a column per (target, metric)"
     m = metrics.set_index(['model', 'level', 'target', 'metric']).value.unstack(['target', 'metric'])
     return m[[k for k in keys if k in m.columns]].round(3)

@@ -11,14 +11,14 @@ from .conversion import read_tile, get_pipeline, METHODS
 from .data import read_records
 from .inference import load_model, predict_tiles, powder_predictions
 from .evaluation import (evaluate_predictions, powder_labels, fit_regressors, predict_regressors, prediction_rows, cv_metrics,
-                                   paired_differences, intervals_of)
+                                   paired_differences, intervals_of, KEY_METRICS)
 from .pretraining import cached_pixel_size_um, tile_descriptors
 
 # %% auto #0
-__all__ = ['DEGRADATIONS', 'KEY_METRICS', 'LOWER_IS_BETTER', 'PROBE_KEYS', 'gaussian_noise', 'dose_reduction', 'blur',
-           'gamma_shift', 'jpeg', 'png_roundtrip', 'prepared_images', 'with_intervals', 'robustness_curves',
-           'tolerance_table', 'plot_robustness', 'cross_pipeline', 'plot_cross_pipeline', 'robustness_subset',
-           'probe_robustness', 'probe_tolerance', 'plot_probe_robustness']
+__all__ = ['DEGRADATIONS', 'LOWER_IS_BETTER', 'PROBE_KEYS', 'gaussian_noise', 'dose_reduction', 'blur', 'gamma_shift', 'jpeg',
+           'png_roundtrip', 'prepared_images', 'with_intervals', 'robustness_curves', 'tolerance_table',
+           'plot_robustness', 'cross_pipeline', 'plot_cross_pipeline', 'robustness_subset', 'probe_robustness',
+           'probe_tolerance', 'plot_probe_robustness']
 
 # %% ../nbs/06_robustness.ipynb #6711541b
 def _range(img):
@@ -99,8 +99,6 @@ def robustness_curves(model_dir, records, degradations=None, seed=0):  # a saved
             rows.append(with_intervals(evaluate_predictions(per, truth, cfg.backbone, 'powder'), per, truth, seed).assign(degradation=name, severity=sev))
     return pd.concat(rows, ignore_index=True)
 
-KEY_METRICS = (('AOR', 'R2'), ('HR', 'R2'), ('AOR', 'MAE'), ('HR', 'MAE'), ('Flow_rate', 'MAE'), ('flowable', 'F1'), ('flowable', 'ROC_AUC'))
-
 LOWER_IS_BETTER = ('MAE', 'RMSE', 'MAPE', 'MedAE', 'Brier')
 
 def tolerance_table(
@@ -130,7 +128,7 @@ def plot_robustness(curves):  # `robustness_curves`
     fig, axs = plt.subplots(1, len(degs), figsize=(3.4 * len(degs), 3.2), squeeze=False)
     for ax, d in zip(axs[0], degs):
         g = curves[curves.degradation == d]
-        for (t, m) in (('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'F1')):
+        for (t, m) in (('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC')):
             h = g[(g.target == t) & (g.metric == m)].sort_values('severity')
             ax.plot(h.severity, h.value, 'o-', label=f'{t} {m}')
         ax.set_title(f'{d} ({DEGRADATIONS[d][1]})', fontsize=10); ax.set_xlabel('severity')

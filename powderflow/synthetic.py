@@ -17,7 +17,7 @@ __all__ = ['REAL_LABELS', 'MATERIALS', 'ROUTES', 'MATERIAL_ROUTES', 'D50_RANGE_U
            'sample_powder', 'LabelModel', 'bond_number', 'true_labels', 'measure', 'default_powders', 'plot_labels',
            'label_summary', 'label_variance_shares', 'tile_pixel_size_um', 'render_tile', 'gallery', 'mag_label',
            'profile_params', 'select_powders', 'tile_jobs', 'synthesize', 'seed_row_col', 'write_seed_format',
-           'benchmark']
+           'study_data']
 
 # %% ../nbs/02_synthetic.ipynb #8e951b54
 REAL_LABELS = pd.read_csv(io.StringIO("""powder_name,AOR,HR,Flow_rate
@@ -551,7 +551,7 @@ def write_seed_format(out, records, methods=None, n_workers=None, progress=True)
     return out/'seed'/'data.csv'
 
 # %% ../nbs/02_synthetic.ipynb #2b9b2e02
-def benchmark(
+def study_data(
     data_dir=None, # a folder with records.csv (yours, or a simulated one); default: {run_dir}/data-{profile}-seed{seed}
     run_dir='runs', # the run folder
     profile='tiny', # simulated data: 'tiny', 'quick' or 'full'
