@@ -573,6 +573,7 @@ def annotated_check(
         r = dict(image=name, n_true=m['n_true'], n_found=m['n_pred'], f1=m['f1'], precision=m['precision'], recall=m['recall'],
                  median_iou=float(np.median(m['best_iou'])), median_ed_ratio=wf.ed.median() / wt.ed.median(),
                  matched_ed_ratio=float(np.median(np.sqrt(pairs[:, 1] / pairs[:, 0]))),
+                 volume_d50_ratio=float(weighted_quantiles(wf.ed, wf.ed ** 3, 0.5) / weighted_quantiles(wt.ed, wt.ed ** 3, 0.5)),
                  ks=ks_2samp(wf.ed, wt.ed).statistic, seconds=seconds, satellites_per_particle=wf.satellites.mean())
         if name in sat_names:
             true_sats = via_labels(satellite_annotations, img8.shape, name)

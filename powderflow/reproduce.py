@@ -190,7 +190,7 @@ FIGURES = {  # file in out/: one line on what it shows
     '02_label_variance': "the label model's variance decomposition: the share of AOR, HR and ln Hall variance that each descriptor explains",
     '02a_simulated_check': 'particle segmentation against the simulator\'s exact masks, per production route: instance F1, median IoU, D50 error',
     '02a_simulated_shape_correlation': "powder-mean measured shape (circularity, aspect, roughness, satellites) against the simulator's true descriptors (Spearman)",
-    '02a_real_check': 'particle segmentation against hand-drawn outlines on real SEM micrographs: F1, precision, recall, median-diameter ratio, KS, satellites',
+    '02a_real_check': 'particle segmentation against hand-drawn outlines on real SEM micrographs: F1, precision, recall, median-diameter ratio by number and by volume, KS, satellites',
     '02a_real_vs_simulated': 'per field, real micrographs against simulated gas-atomised tiles (generators 1 and 2): particles, coverage, touching share, circularity, aspect, satellites',
     '02a_real_vs_simulated.png': 'real against simulated: segmentations, grey-level histograms, power spectra, circularity and aspect distributions',
     '04a_pretraining_check': "the pretrained backbone's descriptors on the benchmark's tiles against the truth: correlation per tile and per powder",
