@@ -8,7 +8,7 @@ import argparse, json, sys
 from pathlib import Path
 import pandas as pd
 from . import __version__
-from .core import atomic_write
+from .core import atomic_write, read_settings
 from . import conversion as cv
 from . import synthetic as syn
 from .reproduce import StudyError
@@ -145,27 +145,13 @@ def _records(records, dataset_root, method):
     if not len(one): raise ValueError(f'{records}: no rows converted by {method!r} (methods: {", ".join(sorted(df.convert_method.unique()))})')
     return one
 
-def _read_config(path):
-    "TrainConfig fields (and records/data/out) from a JSON or YAML file"
-    p = Path(path)
-    if not p.is_file(): raise FileNotFoundError(f'{p}: no such config file')
-    if p.suffix in ('.yaml', '.yml'):
-        import yaml
-        try: conf = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as e: raise ValueError(f'{p}: not valid YAML ({e})') from None
-    else:
-        try: conf = json.loads(p.read_text())
-        except json.JSONDecodeError as e: raise ValueError(f'{p}: not valid JSON ({e})') from None
-    if not isinstance(conf, dict): raise ValueError(f'{p}: expected a mapping of settings')
-    return conf
-
 def _train_cmd(a):
     from powderflow.config import TrainConfig, profile_config
     from powderflow.learner import run_training, metrics_table, write_training_figures, rank0_first
     from powderflow.core import default_device
     from fastai.torch_core import rank_distrib
     from dataclasses import fields
-    conf = _read_config(a.config) if a.config else {}
+    conf = read_settings(a.config) if a.config else {}
     if conf.get('task') == 'spectra': return _spectra_train_cmd(a)
     known = {f.name for f in fields(TrainConfig)} | {'records', 'profile', 'out'}
     unknown = set(conf) - known

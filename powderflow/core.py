@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #a92ff164
 from __future__ import annotations
-import multiprocessing, os, random, sys, tempfile, warnings
+import json, multiprocessing, os, random, sys, tempfile, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -12,8 +12,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['TARGETS', 'FLOW_CLASSES', 'CARR_BANDS', 'HAUSNER_BANDS', 'AOR_BANDS', 'SEM_REFERENCE_WIDTH_MM', 'carr_index',
            'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything', 'default_device',
-           'profile_settings', 'progress_bars', 'opencv_single_threaded', 'parallel_map', 'quiet_dependency_imports',
-           'atomic_write', 'save_figure', 'save_table', 'study_folders']
+           'profile_settings', 'read_settings', 'progress_bars', 'opencv_single_threaded', 'parallel_map',
+           'quiet_dependency_imports', 'atomic_write', 'save_figure', 'save_table', 'study_folders']
 
 # %% ../nbs/00_core.ipynb #d67d7b88
 TARGETS = {  # column name -> (what it is, unit)
@@ -100,6 +100,25 @@ def profile_settings(
     "The settings of `profile` in `table`, or one error naming the known profiles"
     if profile not in table: raise error(f'{where + ": " if where else ""}unknown profile {profile!r}; known: {", ".join(table)}')
     return table[profile]
+
+# %% ../nbs/00_core.ipynb #eec22a09
+def read_settings(
+    path, # a YAML (.yaml, .yml) or JSON file
+    error=ValueError, # the exception for a malformed file
+)->dict:
+    "The mapping of settings in a YAML or JSON file; a missing, malformed or non-mapping file is one error naming it"
+    p = Path(path)
+    if not p.is_file(): raise FileNotFoundError(f'{p}: no such config file')
+    yaml_file = p.suffix.lower() in ('.yaml', '.yml')
+    try:
+        if yaml_file:
+            import yaml
+            conf = yaml.safe_load(p.read_text())
+        else: conf = json.loads(p.read_text())
+    except Exception as e:   # yaml.YAMLError or json.JSONDecodeError
+        raise error(f'{p}: not valid {"YAML" if yaml_file else "JSON"} ({e})') from None
+    if not isinstance(conf, dict): raise error(f'{p}: expected a mapping of settings, not {type(conf).__name__}')
+    return conf
 
 # %% ../nbs/00_core.ipynb #1be7caa1
 _START = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else None  # Windows has no fork: its default, spawn

@@ -19,7 +19,7 @@ from .conversion import convert_to_array, get_pipeline, check_writable
 __all__ = ['REQUIRED', 'PHYSICAL_RANGES', 'REG_TARGETS', 'GREY_MEAN', 'GREY_STD', 'RecordError', 'csv_rows', 'validate_records',
            'read_records', 'read_seed_csv', 'missing_files', 'split_by_powder', 'kfold_by_powder', 'leakage_report',
            'check_split', 'Scalers', 'cache_images', 'TileDataset', 'symmetric_crops', 'normalise', 'BatchAugment',
-           'TileLoader', 'powder_dataloaders']
+           'TileLoader', 'powder_dataloaders', 'split_dataloaders']
 
 # %% ../nbs/03_dataset.ipynb #f520202c
 class RecordError(ValueError):
@@ -321,13 +321,26 @@ def powder_dataloaders(
     "fastai DataLoaders over the cache: batches of (image, inputs) -> targets"
     device = default_device(device)
     inputs, targets = scalers.inputs(df), scalers.targets(df)
-    def dl(split, train):
-        idx = np.flatnonzero(df.split.to_numpy() == split)
-        if not len(idx): raise RecordError(f'no records in split {split!r}')
-        dl = TileLoader(TileDataset(images, idx, inputs, targets), bs=bs, shuffle=train, drop_last=train and len(idx) > bs,
-                        num_workers=num_workers, device=device, after_batch=BatchAugment(size, train))
-        dl.rng = random.Random(seed)  # the shuffle order follows the seed
-        return dl
-    dls = DataLoaders(dl('train', True), dl('valid', False), device=device)
+    def loader(idx, train):
+        return TileLoader(TileDataset(images, idx, inputs, targets), bs=bs, shuffle=train, drop_last=train and len(idx) > bs,
+                          num_workers=num_workers, device=device, after_batch=BatchAugment(size, train))
+    dls = split_dataloaders(df.split, loader, device, seed)
     torch.manual_seed(seed)
     return dls
+
+def split_dataloaders(
+    split, # per record: 'train', 'valid', ...
+    loader, # (record indices, train?) -> a fastai `DataLoader` over those records
+    device=None, # torch device (default: `core.default_device`)
+    seed=0, # seed of the shuffle order
+    error=RecordError, # raised for a split without records
+)->DataLoaders:
+    "fastai DataLoaders of the 'train' and 'valid' records, each made by `loader`, shuffled in the order `seed` gives"
+    device = default_device(device)
+    def make(name, train):
+        idx = np.flatnonzero(np.asarray(split) == name)
+        if not len(idx): raise error(f'no records in split {name!r}')
+        dl = loader(idx, train)
+        dl.rng = random.Random(seed)   # the shuffle order follows the seed
+        return dl
+    return DataLoaders(make('train', True), make('valid', False), device=device)

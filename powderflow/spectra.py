@@ -11,7 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 import timm
 from huggingface_hub import PyTorchModelHubMixin
-from .core import (atomic_write, parallel_map, save_figure, save_table, seed_everything, quiet_dependency_imports,
+from .core import (atomic_write, read_settings, parallel_map, save_figure, save_table, seed_everything, quiet_dependency_imports,
                              default_device, profile_settings)
 with quiet_dependency_imports():
     from fastai.data.core import DataLoaders
@@ -22,7 +22,7 @@ with quiet_dependency_imports():
     from fastai.callback.progress import CSVLogger
 from .learner import EpochSeed
 from .evaluation import regression_metrics
-from .data import csv_rows   # CSV line numbers of the rows a mask selects
+from .data import csv_rows, split_dataloaders   # CSV line numbers of the rows a mask selects
 from .metallo import read_metallo, load_metallo_spectra
 
 # %% auto #0
@@ -416,12 +416,7 @@ def spectra_config(
     "A complete, checked experiment configuration: defaults, then the file, then `overrides`; profile defaults fill what is left"
     where = 'config'
     if isinstance(source, (str, Path)):
-        p, where = Path(source), str(source)
-        if not p.is_file(): raise FileNotFoundError(f'{p}: no such config file')
-        import yaml
-        try: conf = yaml.safe_load(p.read_text()) if p.suffix in ('.yaml', '.yml') else json.loads(p.read_text())
-        except (yaml.YAMLError, json.JSONDecodeError) as e: raise SpectraError(f'{p}: not valid {p.suffix[1:].upper()} ({e})') from None
-        if not isinstance(conf, dict): raise SpectraError(f'{p}: expected a mapping of settings')
+        conf, where = read_settings(source, SpectraError), str(source)
     else: conf = dict(source or {})
     cfg = _merge(_merge(SPECTRA_DEFAULTS, conf, where), overrides, 'overrides')
     if cfg['task'] != 'spectra': raise SpectraError(f"{where}: task must be 'spectra', not {cfg['task']!r}")
@@ -468,15 +463,11 @@ def spectra_dataloaders(
     seed=0, # seed of the shuffling
 )->DataLoaders:
     "fastai DataLoaders of (image, spectra) -> target over the training and validation records"
-    device = default_device(device)
-    def dl(name, train):
-        idx = np.flatnonzero(np.asarray(split) == name)
-        if not len(idx): raise SpectraError(f'no records in split {name!r}')
-        d = DataLoader(SpectraDataset(images, spectra, np.asarray(targets, np.float32), idx), bs=bs, shuffle=train, drop_last=train and len(idx) > bs,
-                       device=device, pin_memory=device.type == 'cuda', after_batch=SpectraAugment(train))
-        d.rng = random.Random(seed)   # the shuffle order follows the seed
-        return d
-    return DataLoaders(dl('train', True), dl('valid', False), device=device)
+    device, targets = default_device(device), np.asarray(targets, np.float32)
+    def loader(idx, train):
+        return DataLoader(SpectraDataset(images, spectra, targets, idx), bs=bs, shuffle=train, drop_last=train and len(idx) > bs,
+                          device=device, pin_memory=device.type == 'cuda', after_batch=SpectraAugment(train))
+    return split_dataloaders(split, loader, device, seed, SpectraError)
 
 # %% ../nbs/09_spectra.ipynb #7fe51a0b
 def tracking_callbacks(
