@@ -121,11 +121,15 @@ def demo_tiles(
 _LEVELS = np.arange(65536, dtype=np.float64)  # every 16-bit value, the domain of every lookup table
 
 @functools.cache
-def _compiled(f):  # a kernel of this module, compiled by numba on first use and cached next to the module
+def _compiled(
+    f, # a kernel of this module, compiled by numba on first use and cached next to the module
+):
     from numba import njit
     return njit(cache=True, nogil=True, boundscheck=False)(f)
 
-def _count16(flat):  # uint16 values, 1-D
+def _count16(
+    flat, # uint16 values, 1-D
+):
     "Counts of each value, in two interleaved histograms so that runs of one value do not wait on their own increments"
     h, n = np.zeros((2, 65536), np.int32), flat.size   # 32-bit counts: both tables stay in cache (an image < 2**31 pixels)
     for i in range(0, n - 1, 2):
@@ -261,7 +265,11 @@ def _tile_counts(src, gy, gx):  # uint8 image, a whole number of tiles; tiles do
             while x < end: q[0, row[x]] += 1; x += 1
     return quads.sum(1)
 
-def _clahe_maps(hist, clip_limit, total):  # `_tile_counts`; OpenCV's clipLimit; pixels per tile
+def _clahe_maps(
+    hist, # `_tile_counts`
+    clip_limit, # OpenCV's clipLimit
+    total, # pixels per tile
+):
     "Each tile's clipped, equalised 256-level map, tile after tile (tiles x 256 uint8, flat)"
     clip = max(int(clip_limit * total / 256), 1) if clip_limit > 0 else 0
     scale = np.float32(255) / np.float32(total)
@@ -626,7 +634,9 @@ def _fill_row(job, dst=None, tile_shape=None):
     done[i] = 1; done.flush()
     return 'done'
 
-def read_tile8(path):  # an 8-bit greyscale TIFF or PNG, e.g. a tile of the seed's format, converted already
+def read_tile8(
+    path, # an 8-bit greyscale TIFF or PNG, e.g. a tile of the seed's format, converted already
+):
     "Read an already-converted 8-bit tile"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such tile')

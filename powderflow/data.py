@@ -28,7 +28,10 @@ class RecordError(ValueError):
 REQUIRED = ('image_path', 'powder_name', 'magnification', 'AOR', 'HR', 'Flow_rate')
 PHYSICAL_RANGES = {'AOR': (0, 90), 'HR': (1, 3), 'Flow_rate': (0, 1000)}  # open-ended below for AOR and Hall, HR >= 1
 
-def csv_rows(mask, limit=10):  # boolean mask over a CSV's rows; how many to name
+def csv_rows(
+    mask, # boolean mask over a CSV's rows
+    limit=10, # how many to name
+):
     "CSV line numbers (header = line 1) of the rows `mask` selects, for error messages"
     idx = np.flatnonzero(np.asarray(mask))
     return ', '.join(str(i + 2) for i in idx[:limit]) + (f' and {len(idx) - limit} more' if len(idx) > limit else '')
@@ -94,7 +97,9 @@ def read_seed_csv(
     df['tile_key'] = [f'{p[0]}/{"/".join(p[2:])}' if len(p) > 2 else '/'.join(p) for p in parts]
     return df
 
-def missing_files(df):  # records with absolute image paths
+def missing_files(
+    df, # records with absolute image paths
+):
     "The records whose image file does not exist (a DataFrame, empty when all are there)"
     return df[~df.image_path.map(os.path.exists)]
 
@@ -119,7 +124,11 @@ def split_by_powder(
         for i, p in enumerate(names): split[p] = 'test' if i < n_test else 'valid' if i < n_test + n_valid else 'train'
     return df.powder_name.map(split).rename('split')
 
-def kfold_by_powder(df, k=5, seed=0):  # records; folds; seed of the shuffle
+def kfold_by_powder(
+    df, # records
+    k=5, # folds
+    seed=0, # seed of the shuffle
+):
     "k folds over powders (stratified by class): a list of k Series, each marking one fold 'test' and the rest 'train'"
     rng = np.random.default_rng(seed)
     powders = df.drop_duplicates('powder_name').set_index('powder_name').flowable
@@ -143,7 +152,10 @@ def leakage_report(
                              shared_tiles=len(ta & tb), pct_of_second_tiles_seen=round(100 * len(ta & tb) / max(len(tb), 1), 1)))
     return pd.DataFrame(rows)
 
-def check_split(df, split):  # records; their split labels
+def check_split(
+    df, # records
+    split, # their split labels
+):
     "Raise `RecordError` naming the first powder found in two splits"
     per = pd.DataFrame(dict(p=df.powder_name, s=split)).groupby('p').s.nunique()
     if (per > 1).any():
@@ -163,7 +175,10 @@ class Scalers:
     target_mean: tuple = (0., 0., 0.); target_std: tuple = (1., 1., 1.)   # AOR, HR, ln(Hall)
 
     @classmethod
-    def fit(cls, df, extra_cols=()):  # training records; names of extra numeric columns (e.g. density)
+    def fit(cls,
+        df, # training records
+        extra_cols=(), # names of extra numeric columns (e.g. density)
+    ):
         for c in extra_cols:
             if c not in df.columns: raise RecordError(f'records: no column {c!r} for the extra inputs')
         lm = np.log(df.magnification.to_numpy(float))
@@ -173,18 +188,24 @@ class Scalers:
                    tuple(sd(df[c]) for c in extra_cols), tuple(float(np.nanmean(t[:, i])) for i in range(3)),
                    tuple(sd(t[:, i]) for i in range(3)))
 
-    def inputs(self, df):  # records
+    def inputs(self,
+        df, # records
+    ):
         "Model inputs besides the image: standardised ln M, then the extra columns (float32, records x n)"
         cols = [(np.log(df.magnification.to_numpy(float)) - self.mag_mean) / self.mag_std]
         cols += [(df[c].to_numpy(float) - m) / s for c, m, s in zip(self.extra_cols, self.extra_mean, self.extra_std)]
         return np.stack(cols, 1).astype(np.float32)
 
-    def targets(self, df):  # records
+    def targets(self,
+        df, # records
+    ):
         "Standardised AOR, HR, ln(Hall) (NaN where the powder does not flow) and flowable (0/1): float32, records x 4"
         t = (_raw_targets(df) - np.array(self.target_mean)) / np.array(self.target_std)
         return np.concatenate([t, df.flowable.to_numpy(float)[:, None]], 1).astype(np.float32)
 
-    def decode(self, z):  # standardised AOR, HR, ln(Hall) (n x 3)
+    def decode(self,
+        z, # standardised AOR, HR, ln(Hall) (n x 3)
+    ):
         "Back to AOR (deg), HR and Hall time (s/50 g)"
         t = np.asarray(z, float) * np.array(self.target_std) + np.array(self.target_mean)
         return pd.DataFrame(dict(AOR=t[:, 0], HR=t[:, 1], Flow_rate=np.exp(t[:, 2])))

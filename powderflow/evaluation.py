@@ -22,7 +22,10 @@ __all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_C
            'paired_differences', 'intervals_of', 'group_metrics', 'metrics_with_intervals', 'plot_cv_parity']
 
 # %% ../nbs/05a_evaluation.ipynb #ed8d7d4b
-def regression_metrics(y, p):  # true values; predictions
+def regression_metrics(
+    y, # true values
+    p, # predictions
+):
     "MAE, RMSE, R2, MAPE (%) and median absolute error"
     y, p = np.asarray(y, float), np.asarray(p, float)
     ok = ~(np.isnan(y) | np.isnan(p)); y, p = y[ok], p[ok]
@@ -32,7 +35,10 @@ def regression_metrics(y, p):  # true values; predictions
     return dict(MAE=np.abs(e).mean(), RMSE=np.sqrt((e ** 2).mean()), R2=1 - (e ** 2).sum() / ss if ss > 0 else np.nan,
                 MAPE=100 * np.abs(e / y).mean(), MedAE=np.median(np.abs(e)), n=len(y))
 
-def classification_metrics(y, p):  # true classes (bool); predicted probabilities
+def classification_metrics(
+    y, # true classes (bool)
+    p, # predicted probabilities
+):
     "Accuracy, precision, recall, F1 (at p >= 0.5), Brier score, ROC-AUC and PR-AUC"
     from sklearn import metrics as skm
     y, p = np.asarray(y, bool), np.asarray(p, float)
@@ -57,7 +63,9 @@ def evaluate_predictions(pred, truth, model='model', level='powder'):  # predict
 # %% ../nbs/05a_evaluation.ipynb #5b563e82
 LABEL_COLUMNS = ['AOR', 'HR', 'CI', 'Flow_rate', 'flowable']
 
-def powder_labels(records)->pd.DataFrame:  # records (one or more rows per powder)
+def powder_labels(
+    records, # records (one or more rows per powder)
+)->pd.DataFrame:
     "One row per powder (sorted by name) with its labels"
     return records.groupby('powder_name')[LABEL_COLUMNS].first().reset_index()
 
@@ -178,7 +186,10 @@ def oracle_baseline(train, test, powders):  # training and test records; the sim
     "Per test powder: regression on the simulator's true descriptors"
     return feature_baseline(oracle_features(powders), train, test)
 
-def morphometry_baseline(df, cache_dir=None):  # records with a `split` column; where to keep the tiles' measurements
+def morphometry_baseline(
+    df, # records with a `split` column
+    cache_dir=None, # where to keep the tiles' measurements
+):
     "Per test powder: regression on the powder's particle size and shape distributions (`morphology`)"
     return feature_baseline(morphometry_features(df, cache_dir), df[df.split == 'train'], df[df.split == 'test'])
 
@@ -331,7 +342,10 @@ def group_metrics(
 # %% ../nbs/05a_evaluation.ipynb #8b6afe38
 MODEL_ORDER = ('cnn', 'cnn+density', 'cnn_features', 'cnn_untrained', 'morphometry', 'mean', 'oracle_visible', 'oracle', 'noise_ceiling')
 
-def metrics_with_intervals(metrics, digits=2):  # `cv_metrics` output; decimals
+def metrics_with_intervals(
+    metrics, # `cv_metrics` output
+    digits=2, # decimals
+):
     "The metrics as a table of 'value [lo, hi]', one row per model, one column per target and metric"
     fmt = lambda r: f'{r.value:.{digits}f} [{r.lo:.{digits}f}, {r.hi:.{digits}f}]' if np.isfinite(r.value) else ''
     t = metrics.assign(text=metrics.apply(fmt, axis=1)).pivot(index='model', columns=['target', 'metric'], values='text')
@@ -340,7 +354,10 @@ def metrics_with_intervals(metrics, digits=2):  # `cv_metrics` output; decimals
     return t.loc[[m for m in MODEL_ORDER if m in t.index] + sorted(set(t.index) - set(MODEL_ORDER))]
 
 # %% ../nbs/05a_evaluation.ipynb #c48daa4e
-def plot_cv_parity(preds, models=('cnn', 'morphometry', 'oracle')):  # `crossvalidate` output; models to show
+def plot_cv_parity(
+    preds, # `crossvalidate` output
+    models=('cnn', 'morphometry', 'oracle'), # models to show
+):
     "Figure: per powder, the prediction averaged over the repeats against the truth, for AOR and HR, and the flowable probability"
     models = [m for m in models if m in set(preds.model)]
     avg = preds.groupby(['model', 'powder_name']).mean(numeric_only=True).reset_index()

@@ -40,7 +40,10 @@ def train_grid(
     grid = pd.concat(rows, ignore_index=True)[['backbone', 'pipeline', 'target', 'metric', 'value', 'train_s', 'epochs', 'size']]
     return (grid, pd.concat(preds, ignore_index=True)) if predictions else grid
 
-def grid_table(grid, keys=KEY_METRICS):  # `train_grid` output; (target, metric) columns
+def grid_table(
+    grid, # `train_grid` output
+    keys=KEY_METRICS, # (target, metric) columns
+):
     "Wide table: a row per backbone x pipeline, a column per key metric (training times, which vary from run to run, are left out)"
     w = grid.pivot_table(index=['backbone', 'pipeline'], columns=['target', 'metric'], values='value', sort=False)
     w = w[[k for k in keys if k in w.columns]]
@@ -58,7 +61,10 @@ def grid_summary(
     groups = {m: m.split(' x ', 1)[by == 'pipeline'] for m in dict.fromkeys(grid_preds.model)}
     return group_metrics(grid_preds, groups, n_boot, seed).rename(columns={'model': by})
 
-def summary_table(summary, by='pipeline'):  # `grid_summary` output; its grouping
+def summary_table(
+    summary, # `grid_summary` output
+    by='pipeline', # its grouping
+):
     "The summary as 'value [lo, hi]' per metric, best first by AOR R2, with the number of grid cells averaged"
     s = summary.rename(columns={by: 'model'})
     order = s.query("target == 'AOR' and metric == 'R2'").sort_values('value', ascending=False).model
@@ -66,7 +72,10 @@ def summary_table(summary, by='pipeline'):  # `grid_summary` output; its groupin
     t['models'] = s.groupby('model').models.first().loc[t.index]
     return t.rename_axis(by)
 
-def plot_grid(grid, keys=(('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC'))):  # `train_grid` output; (target, metric) panels
+def plot_grid(
+    grid, # `train_grid` output
+    keys=(('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC')), # (target, metric) panels
+):
     "Figure: one backbone x pipeline heat map per key metric"
     backbones = list(dict.fromkeys(grid.backbone)); pipelines = [m for m in METHODS if m in set(grid.pipeline)]
     pipelines += [p for p in dict.fromkeys(grid.pipeline) if p not in pipelines]   # registered extra pipelines, last

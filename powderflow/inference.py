@@ -153,7 +153,9 @@ class Domain:
         d = self.distance(x); r = d / max(float(self.reference.max()), 1e-12)
         return pd.DataFrame(dict(powder_name=names, domain_distance=d.round(4), domain_ratio=r.round(3), extrapolation=r > 1))
 
-    def save(self, path):  # a .safetensors file
+    def save(self,
+        path, # a .safetensors file
+    ):
         "Write the domain to `path` (atomically)"
         arrays = {k: torch.tensor(np.asarray(getattr(self, k))) for k in ('centroids', 'scale', 'reference')}
         with atomic_write(path) as f: f.write(save_safetensors(arrays))
@@ -206,7 +208,9 @@ def evaluate_model(
             with atomic_write(out/f'{name}.csv', 'w') as f: tab.to_csv(f, index=False)
     return metrics
 
-def _square_crops(img):  # a 2-D image
+def _square_crops(
+    img, # a 2-D image
+):
     "Square crops of side min(height, width) that cover `img`, evenly spaced (one for a square tile)"
     h, w = img.shape; s = min(h, w)
     ys, xs = (np.linspace(0, n - s, -(-n // s)).round().astype(int) for n in (h, w))

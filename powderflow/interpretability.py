@@ -52,7 +52,10 @@ class ExplainedNet(nn.Module):
         self.register_buffer('b', torch.as_tensor(b, dtype=torch.float32))
         self.register_buffer('to_um', torch.tensor([float(c == 'log_d50_um') for c in self.columns]))
 
-    def forward(self, x, log_px):  # normalised tiles (B,1,H,W); each tile's log pixel size in um (B,)
+    def forward(self,
+        x, # normalised tiles (B,1,H,W)
+        log_px, # each tile's log pixel size in um (B,)
+    ):
         z = self.net.decode(self.net(x))[:, self.order] + self.to_um * log_px[:, None]
         return z @ self.W + self.b
 
@@ -160,7 +163,10 @@ def rank_correlation(a, b):  # two maps of one shape
     "Spearman rank correlation of two maps"
     return float(pd.Series(np.ravel(a)).corr(pd.Series(np.ravel(b)), method='spearman'))
 
-def simulated_mask(data, image_path):  # a `powderflow synth` folder; a record's image path (absolute or relative to it)
+def simulated_mask(
+    data, # a `powderflow synth` folder
+    image_path, # a record's image path (absolute or relative to it)
+):
     "The particle mask of a simulated tile, re-rendered exactly from the data set's manifest"
     from powderflow.synthetic import default_powders, select_powders, tile_jobs, render_tile, Powder
     data = Path(data); man = json.loads((data/'manifest.json').read_text())
@@ -172,7 +178,11 @@ def simulated_mask(data, image_path):  # a `powderflow synth` folder; a record's
             return render_tile(p, mag, prm['size'], np.random.default_rng(tile_seed))[1]
     raise KeyError(f'{image_path}: not a tile of {data}')
 
-def mask_as_seen(mask, cache_size, size):  # a tile's particle mask; cache side; model input side
+def mask_as_seen(
+    mask, # a tile's particle mask
+    cache_size, # cache side
+    size, # model input side
+):
     "The mask resized like the cache and centre-cropped like the model's input"
     m = cv2.resize(mask.astype(np.float32), (cache_size, cache_size), interpolation=cv2.INTER_AREA) > 0.5
     o = (cache_size - size) // 2

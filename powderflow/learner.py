@@ -114,7 +114,11 @@ def make_learner(
     if cfg.memory_format == 'channels_last' or (cfg.memory_format == 'auto' and gpu): learn.add_cb(ChannelsLast())
     return learn
 
-def fit(learn, cfg: TrainConfig, resume=True):  # a `make_learner` Learner; its configuration; continue from `last` if there?
+def fit(
+    learn, # a `make_learner` Learner
+    cfg: TrainConfig, # its configuration
+    resume=True, # continue from `last` if there?
+):
     "Train with one-cycle, best-model saving, early stopping and CSV logging; resumes an interrupted run"
     mdir = Path(learn.path)/learn.model_dir
     state = json.loads((mdir/'last.json').read_text()) if resume and (mdir/'last.json').exists() else None
@@ -133,7 +137,10 @@ def fit(learn, cfg: TrainConfig, resume=True):  # a `make_learner` Learner; its 
     return learn
 
 @patch
-def _broadcast(self: DistributedDL, t, rank):  # a list of ints; the rank that sends it
+def _broadcast(self: DistributedDL,
+    t, # a list of ints
+    rank, # the rank that sends it
+):
     "Broadcast `t` from `rank`: fastai moves it to CUDA first, which NCCL needs but gloo (CPU processes) cannot take"
     t = torch.tensor(t, dtype=torch.long, device='cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu')
     torch.distributed.broadcast(t, rank)
@@ -279,7 +286,11 @@ def study_model(
     return run_training(Path(data)/'records.csv', cfg, Path(run_dir)/'models'/name, device=device)
 
 # %% ../nbs/05_training.ipynb #5732be03
-def plot_parity(tiles, per_powder, truth):  # `predict_tiles` output; `powder_predictions`; true labels per powder
+def plot_parity(
+    tiles, # `predict_tiles` output
+    per_powder, # `powder_predictions`
+    truth, # true labels per powder
+):
     "Figure: predicted against true for AOR, HR, CI and Hall time; powders with their spread across tiles, tiles faint"
     import matplotlib.pyplot as plt
     t = truth.set_index('powder_name')
@@ -297,7 +308,9 @@ def plot_parity(tiles, per_powder, truth):  # `predict_tiles` output; `powder_pr
     fig.tight_layout()
     return fig
 
-def plot_history(history_csv):  # the run's history.csv (fastai's CSVLogger)
+def plot_history(
+    history_csv, # the run's history.csv (fastai's CSVLogger)
+):
     "Figure: training and validation loss per epoch"
     import matplotlib.pyplot as plt
     h = pd.read_csv(history_csv, dtype=str)   # a resumed run appends a header and placeholder rows for the epochs it skipped
@@ -309,7 +322,11 @@ def plot_history(history_csv):  # the run's history.csv (fastai's CSVLogger)
     return fig
 
 # %% ../nbs/05_training.ipynb #b28b003f
-def write_training_figures(res, out, profile):  # a `TrainingRun`; figures folder; the data's profile (named in the table)
+def write_training_figures(
+    res, # a `TrainingRun`
+    out, # figures folder
+    profile, # the data's profile (named in the table)
+):
     "Parity plot, training curves and the metrics table of a run, into `out`"
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     import matplotlib.pyplot as plt

@@ -108,7 +108,9 @@ def _torchvision_body(name, pretrained, weights, timeout):
         if missing or unexpected: raise BackboneError(f'{weights}: does not fit {name} (missing {missing[:3]}, unexpected {unexpected[:3]})')
     return m, nf, 3
 
-def check_backbone(name):  # a backbone name
+def check_backbone(
+    name, # a backbone name
+):
     "`name` if it is a timm model or one of `TORCHVISION_BACKBONES`, else a `BackboneError` naming the known ones"
     if name in TORCHVISION_BACKBONES or timm.is_model(name): return name
     raise BackboneError(f'unknown backbone {name!r}: not a timm model nor one of {", ".join(TORCHVISION_BACKBONES)} '
@@ -178,7 +180,9 @@ class PowderNet(nn.Module):
         if self.mag is not None: f = torch.cat([f, self.mag(inputs)], 1)
         return self.heads(self.trunk(f))
 
-def powder_splitter(m):  # a `PowderNet`
+def powder_splitter(
+    m, # a `PowderNet`
+):
     "Parameter groups for fastai: the backbone, then everything after it (so `freeze` trains only the new layers)"
     head = [p for mod in (m.mag, m.trunk, m.heads) if mod is not None for p in mod.parameters()]
     return [list(m.body.parameters()), head]

@@ -405,7 +405,9 @@ def morphology_files(
     return particles, powders
 
 # %% ../nbs/02a_morphology.ipynb #33f8dd74
-def measure_tile(p):  # an image file
+def measure_tile(
+    p, # an image file
+):
     "The particle rows and the image row (coverage, counts, pixel size) of one image; an image without particles has none"
     try:
         t, labels, img8, meta = measure_image(p)

@@ -19,7 +19,9 @@ __all__ = ['default_holdout', 'tile_interval', 'holdout_report', 'crossvalidate_
            'leakage_comparison', 'magnification_ablation']
 
 # %% ../nbs/08_out_of_sample.ipynb #9722c529
-def default_holdout(powders):  # the simulator's powders.csv (or records with powder_name and a material column)
+def default_holdout(
+    powders, # the simulator's powders.csv (or records with powder_name and a material column)
+):
     "One aluminium and one titanium powder if there are any (the seed study held out Al6061-CMP and Ti6Al4V), else the first two"
     names = []
     for prefix in ('Al-', 'Ti64-'):
@@ -36,7 +38,10 @@ def tile_interval(
     v = np.asarray(values, float)
     return tuple(np.percentile(v[np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))].mean(1), [2.5, 97.5]))
 
-def holdout_report(res, records):  # `run_training` result with the held-out powders in split 'holdout'; all records
+def holdout_report(
+    res, # `run_training` result with the held-out powders in split 'holdout'
+    records, # all records
+):
     "Per held-out powder: prediction (mean, sd, interval over its tiles), truth, Carr class, the truth's percentile in training"
     df = res.df; idx = np.flatnonzero(df.split == 'holdout')
     tiles = predict_tiles(res.learn.model, df.iloc[idx], res.images[idx], res.scalers, res.cfg.size)

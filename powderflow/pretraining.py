@@ -132,19 +132,29 @@ class PretrainConfig:
     @property
     def cache_size(self): return self.size + 2 * (self.size // 16)
 
-def pretrain_config(profile='quick', **overrides):  # 'tiny', 'quick' or 'full'; `PretrainConfig` fields to change
+def pretrain_config(
+    profile='quick', # 'tiny', 'quick' or 'full'
+    **overrides, # `PretrainConfig` fields to change
+):
     "The `PretrainConfig` of a profile: its pretraining set and a tile side equal to the benchmark profile's"
     return PretrainConfig(**(profile_settings(PRETRAIN_PROFILES, profile) | dict(tile=profile_params(profile)['size']) | overrides))
 
 # %% ../nbs/04a_pretraining.ipynb #0ee20f04
-def save_pretrained(net, cfg: PretrainConfig, folder, train_s=0.):  # a trained `DescriptorNet`; its config; destination; seconds
+def save_pretrained(
+    net, # a trained `DescriptorNet`
+    cfg: PretrainConfig, # its config
+    folder, # destination
+    train_s=0., # seconds
+):
     "Write `model.safetensors` and then `config.json` (its presence marks a finished network) to `folder`, each atomically"
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     with atomic_write(folder/'model.safetensors', 'wb') as f:
         f.write(save_safetensors({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}))
     with atomic_write(folder/'config.json', 'w') as f: json.dump(dict(asdict(cfg), descriptors=list(DESCRIPTORS), train_s=train_s), f, indent=1)
 
-def load_pretrained(folder)->tuple[DescriptorNet, PretrainConfig]:  # a `save_pretrained` folder
+def load_pretrained(
+    folder, # a `save_pretrained` folder
+)->tuple[DescriptorNet, PretrainConfig]:
     "The network (strictly loaded, no pickle) and its config"
     folder = Path(folder)
     if not (folder/'config.json').exists(): raise FileNotFoundError(f'{folder}: no pretrained network here (config.json missing)')

@@ -41,7 +41,9 @@ def find_notebooks(
 PACKAGES = ('powderflow', 'torch', 'torchvision', 'fastai', 'fastcore', 'timm', 'numpy', 'pandas', 'scikit-learn', 'scikit-image',
             'opencv-python-headless', 'tifffile', 'captum', 'papermill', 'matplotlib', 'accelerate')
 
-def data_fingerprint(data):  # a data folder with records.csv
+def data_fingerprint(
+    data, # a data folder with records.csv
+):
     "sha256 (16 hex digits) of the records CSV, the simulator's manifest if any, and the size of every image the records name"
     data, h = Path(data), hashlib.sha256()
     for f in ('records.csv', 'powders.csv', 'manifest.json'):
@@ -58,7 +60,10 @@ def _versions():
         except metadata.PackageNotFoundError: out[p] = None
     return out
 
-def _git(cwd, out=None):  # a folder in the checkout; the figures folder (its own changes do not count as local changes)
+def _git(
+    cwd, # a folder in the checkout
+    out=None, # the figures folder (its own changes do not count as local changes)
+):
     def git(*a): return subprocess.run(['git', *a], cwd=cwd, capture_output=True, text=True, timeout=30)
     try: head = git('rev-parse', 'HEAD')
     except (OSError, subprocess.SubprocessError): return dict(commit=None)
@@ -66,7 +71,9 @@ def _git(cwd, out=None):  # a folder in the checkout; the figures folder (its ow
     skip = [f':(exclude){Path(out).resolve()}'] if out else []
     return dict(commit=head.stdout.strip(), dirty=bool(git('status', '--porcelain', '--untracked-files=no', '--', str(Path(cwd).resolve().parent), *skip).stdout.strip()))
 
-def device_info(device=None):  # 'cpu', 'cuda', ... or None (a GPU if there is one)
+def device_info(
+    device=None, # 'cpu', 'cuda', ... or None (a GPU if there is one)
+):
     "What the study runs on: the device, its name, the CPU's model and the kernels torch picks for it, CPU cores and torch threads"
     import torch
     dev = default_device(device)
@@ -87,7 +94,10 @@ def _params_of(nb):
     import papermill as pm
     return set(pm.inspect_notebook(str(nb)))
 
-def write_manifest(manifest, out):  # the manifest dict; the figures folder
+def write_manifest(
+    manifest, # the manifest dict
+    out, # the figures folder
+):
     "Write `out/manifest.json` atomically"
     with atomic_write(Path(out)/'manifest.json', 'w') as f: json.dump(manifest, f, indent=1, default=str)
 
@@ -230,14 +240,19 @@ FIGURES = {  # file in out/: one line on what it shows
     'manifest.json': 'how these files were made: profile, parameters, data fingerprint, package versions, git commit, device, time per notebook',
 }
 
-def describe(filename):  # a file name in the figures folder
+def describe(
+    filename, # a file name in the figures folder
+):
     "The line of `FIGURES` about `filename` (tables are listed once for their .csv and .md; figures for .png and .svg)"
     p = Path(filename)
     for key in (p.name, p.with_suffix('.png').name if p.suffix in ('.svg', '.pdf') else None, p.stem if p.suffix in ('.csv', '.md') else None):
         if key in FIGURES: return FIGURES[key]
     raise KeyError(f'{filename}: not described in FIGURES (powderflow.reproduce); add a line for it')
 
-def write_figures_readme(out, manifest):  # figures folder; `run_study`'s manifest
+def write_figures_readme(
+    out, # figures folder
+    manifest, # `run_study`'s manifest
+):
     "Write `out/README.md`: how the files were made, then one line per file"
     out = Path(out)
     files = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != 'README.md' and not p.name.startswith('.'))

@@ -25,13 +25,21 @@ def _range(img):
     lo, hi = np.percentile(img, (1, 99))
     return float(lo), float(max(hi - lo, 1))
 
-def gaussian_noise(img, s, rng):  # uint16 tile; noise sd as a fraction of its 1-99 % range; Generator
+def gaussian_noise(
+    img, # uint16 tile
+    s, # noise sd as a fraction of its 1-99 % range
+    rng, # Generator
+):
     "Additive Gaussian noise (a noisier detector)"
     if s == 0: return img
     lo, span = _range(img)
     return np.clip(img + rng.normal(0, s * span, img.shape), 0, 65535).astype(np.uint16)
 
-def dose_reduction(img, s, rng):  # uint16 tile; 0 (full dose) to 1 (none); Generator
+def dose_reduction(
+    img, # uint16 tile
+    s, # 0 (full dose) to 1 (none)
+    rng, # Generator
+):
     "Poisson resampling at a lower dose: 200 electrons at the brightest level at full dose, 200 (1 - s) beyond"
     if s == 0: return img
     lo, span = _range(img)
@@ -39,24 +47,40 @@ def dose_reduction(img, s, rng):  # uint16 tile; 0 (full dose) to 1 (none); Gene
     u = np.clip((img.astype(np.float64) - lo) / span, 0, None)
     return np.clip(lo + rng.poisson(u * e) / e * span, 0, 65535).astype(np.uint16)
 
-def blur(img, s, rng):  # uint16 tile; blur sd in pixels; Generator (unused)
+def blur(
+    img, # uint16 tile
+    s, # blur sd in pixels
+    rng, # Generator (unused)
+):
     "Gaussian blur (defocus)"
     return img if s == 0 else cv2.GaussianBlur(img, (0, 0), s)
 
-def gamma_shift(img, s, rng):  # uint16 tile; gamma - 1; Generator (unused)
+def gamma_shift(
+    img, # uint16 tile
+    s, # gamma - 1
+    rng, # Generator (unused)
+):
     "A different gamma over the tile's own range (darker mid-tones as s grows)"
     if s == 0: return img
     lo, span = _range(img)
     u = np.clip((img.astype(np.float64) - lo) / span, 0, 1)
     return np.clip(lo + u ** (1 + s) * span, 0, 65535).astype(np.uint16)
 
-def jpeg(img8, s, rng):  # uint8 image; 100 - quality; Generator (unused)
+def jpeg(
+    img8, # uint8 image
+    s, # 100 - quality
+    rng, # Generator (unused)
+):
     "JPEG compression at quality 100 - s"
     if s == 0: return img8
     ok, buf = cv2.imencode('.jpg', img8, [cv2.IMWRITE_JPEG_QUALITY, int(100 - s)])
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
-def png_roundtrip(img8, s, rng):  # uint8 image; ignored; Generator (unused)
+def png_roundtrip(
+    img8, # uint8 image
+    s, # ignored
+    rng, # Generator (unused)
+):
     "Write and read back as PNG (lossless)"
     ok, buf = cv2.imencode('.png', img8)
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -71,7 +95,14 @@ DEGRADATIONS = {  # name: (function, stage, severities; the first is the clean i
 }
 
 # %% ../nbs/06_robustness.ipynb #9e565c25
-def prepared_images(df, method, cache_size, degradation=None, severity=0, seed=0):  # records; pipeline; cached image side; a DEGRADATIONS key; severity; seed
+def prepared_images(
+    df, # records
+    method, # pipeline
+    cache_size, # cached image side
+    degradation=None, # a DEGRADATIONS key
+    severity=0, # severity
+    seed=0, # seed
+):
     "The records' images as the model sees them, with a degradation applied at its stage (uint8, records x side x side)"
     fn, stage, _ = DEGRADATIONS[degradation] if degradation else (None, None, None)
     out = np.empty((len(df), cache_size, cache_size), np.uint8)
@@ -88,7 +119,12 @@ def with_intervals(metrics, per, truth, seed=0):  # `evaluate_predictions` outpu
     "The metrics with the 95 % bootstrap interval over powders (lo, hi) of those that `intervals_of` computes"
     return metrics.merge(intervals_of(per, truth, seed=seed)[['target', 'metric', 'lo', 'hi']], how='left', on=['target', 'metric'])
 
-def robustness_curves(model_dir, records, degradations=None, seed=0):  # a saved model; its test records; DEGRADATIONS keys; seed
+def robustness_curves(
+    model_dir, # a saved model
+    records, # its test records
+    degradations=None, # DEGRADATIONS keys
+    seed=0, # seed
+):
     "Per-powder metrics of the model at every severity of every degradation (long table)"
     model, cfg, scalers = load_model(model_dir)
     truth, rows = powder_labels(records), []
@@ -121,7 +157,9 @@ def tolerance_table(
                          mean_baseline=round(ref, 3), severity_at_10pct_loss=(first.iloc[0] if len(first) else 'none') if measurable else 'not measurable'))
     return pd.DataFrame(rows)
 
-def plot_robustness(curves):  # `robustness_curves`
+def plot_robustness(
+    curves, # `robustness_curves`
+):
     "Figure: each key metric against severity, one panel per degradation"
     import matplotlib.pyplot as plt
     degs = list(dict.fromkeys(curves.degradation))
@@ -137,7 +175,11 @@ def plot_robustness(curves):  # `robustness_curves`
     return fig
 
 # %% ../nbs/06_robustness.ipynb #a2676ce7
-def cross_pipeline(model_dirs, records, test_methods=None):  # {train pipeline: saved model}; test records; pipelines to test on
+def cross_pipeline(
+    model_dirs, # {train pipeline: saved model}
+    records, # test records
+    test_methods=None, # pipelines to test on
+):
     "Per-powder metrics of each model on its test powders converted by each pipeline (long table)"
     truth, rows = powder_labels(records), []
     for train_m, mdir in model_dirs.items():
@@ -161,7 +203,10 @@ def plot_cross_pipeline(grid, target='AOR', metric='R2'):  # `cross_pipeline`; t
     return fig
 
 # %% ../nbs/06_robustness.ipynb #c6a0e002
-def robustness_subset(records, tiles_per_mag=2):  # records; tiles kept per powder and magnification
+def robustness_subset(
+    records, # records
+    tiles_per_mag=2, # tiles kept per powder and magnification
+):
     "The first `tiles_per_mag` tiles (in record order) of each powder at each magnification"
     return records.groupby(['powder_name', 'magnification'], sort=False).head(tiles_per_mag).reset_index(drop=True)
 
@@ -226,7 +271,10 @@ def probe_tolerance(
                             severity_at_10pct_loss=('none' if np.isnan(first) else first) if measurable else 'not measurable'))
     return pd.DataFrame(curves), pd.DataFrame(tol)
 
-def plot_probe_robustness(curves, reference):  # `probe_tolerance` curves; {(target, metric): mean baseline}
+def plot_probe_robustness(
+    curves, # `probe_tolerance` curves
+    reference, # {(target, metric): mean baseline}
+):
     "Figure: AOR and HR R2 of the pretrained CNN against severity, with 95 % intervals, the mean baseline dashed"
     import matplotlib.pyplot as plt
     degs = list(dict.fromkeys(curves.degradation))

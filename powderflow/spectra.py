@@ -56,7 +56,9 @@ class SpectraError(ValueError):
     "Bad spectra records, files or configuration"
 
 # %% ../nbs/09_spectra.ipynb #0d898abb
-def _bands(*bands):  # (position cm^-1, half width, height)
+def _bands(
+    *bands, # (position cm^-1, half width, height)
+):
     return sum(h / (1 + ((WAVENUMBERS - p) / w) ** 2) for p, w, h in bands)
 
 REFERENCES = {  # unit-height reference spectra of the two phases and of the boundary oxide
@@ -77,19 +79,26 @@ def grain_map(
     yy, xx = np.mgrid[:n_px, :n_px] + 0.5
     return cKDTree(seeds).query(np.stack([yy.ravel(), xx.ravel()], 1))[1].reshape(n_px, n_px), n
 
-def boundaries(labels):  # a grain map
+def boundaries(
+    labels, # a grain map
+):
     "Boolean map of pixels with a neighbour (right or below) in another grain"
     b = np.zeros(labels.shape, bool)
     b[:, :-1] |= labels[:, 1:] != labels[:, :-1]; b[:-1] |= labels[1:] != labels[:-1]
     return b
 
-def mean_intercept_um(labels):  # a grain map
+def mean_intercept_um(
+    labels, # a grain map
+):
     "Mean linear intercept L (um): test-line length over boundary crossings, along all rows and columns"
     n_px = labels.shape[0]
     crossings = (labels[:, 1:] != labels[:, :-1]).sum() + (labels[1:] != labels[:-1]).sum()
     return 2 * n_px * (n_px - 1) * FIELD_UM / n_px / max(int(crossings), 1)
 
-def hardness(beta_fraction, intercept_um):  # beta area fraction; mean linear intercept (um)
+def hardness(
+    beta_fraction, # beta area fraction
+    intercept_um, # mean linear intercept (um)
+):
     "The noise-free target: HV0 + K_BETA f + K_HP / sqrt(L)"
     return HV0 + K_BETA * np.asarray(beta_fraction) + K_HP / np.sqrt(intercept_um)
 
@@ -264,7 +273,11 @@ IMAGE_MEAN, IMAGE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)   # ImageNe
 
 class RegressionHead(nn.Sequential):
     "The head both models share: features -> hidden -> one standardised value"
-    def __init__(self, n_in, hidden=128, dropout=0.1):  # input width; hidden width; dropout
+    def __init__(self,
+        n_in, # input width
+        hidden=128, # hidden width
+        dropout=0.1, # dropout
+    ):
         super().__init__(nn.LayerNorm(n_in), nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
 
 class SpectraCNN(nn.Sequential):
@@ -286,7 +299,9 @@ class GridSpectraEncoder(nn.Module):
         self.blocks = nn.Sequential(_ds_block(width, 2 * width, 9, 4), _ds_block(2 * width, 4 * width, 7, 4), _ds_block(4 * width, d_model, 5, 2))
         self.row, self.col = nn.Parameter(torch.zeros(grid[0], d_model)), nn.Parameter(torch.zeros(grid[1], d_model))
         self.mix = nn.Conv2d(d_model, d_model, 3, padding=1, groups=d_model)   # neighbouring spots on the grid
-    def forward(self, s):  # spectra, batch x 24 x points (normalised)
+    def forward(self,
+        s, # spectra, batch x 24 x points (normalised)
+    ):
         B, n, P = s.shape; r, c = self.grid
         t = self.blocks(self.stem(s.reshape(B * n, 1, P))).mean(-1).reshape(B, r, c, -1)
         t = t + self.row[None, :, None] + self.col[None, None, :]
@@ -343,14 +358,20 @@ class SpectraNet(nn.Module, PyTorchModelHubMixin):
             self.fuse = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
             self.head = RegressionHead(d_model, hidden, dropout)
 
-    def set_stats(self, spectra, targets):  # training spectra (n x 24 x points); training targets
+    def set_stats(self,
+        spectra, # training spectra (n x 24 x points)
+        targets, # training targets
+    ):
         "Fit the normalisation buffers on the training data"
         s, y = torch.as_tensor(np.asarray(spectra, np.float32)), torch.as_tensor(np.asarray(targets, np.float32))
         self.spec_mean.copy_(s.mean((0, 1))); self.spec_scale.fill_(float((s - s.mean((0, 1))).std()) or 1.)
         self.target_mean.fill_(float(y.mean())); self.target_std.fill_(float(y.std()) if len(y) > 1 and float(y.std()) > 0 else 1.)
         return self
 
-    def forward(self, img, spectra):  # float RGB in 0..1, batch x 3 x H x W; raw spectra, batch x 24 x points
+    def forward(self,
+        img, # float RGB in 0..1, batch x 3 x H x W
+        spectra, # raw spectra, batch x 24 x points
+    ):
         x = (img - self.image_mean) / self.image_std
         s = (spectra - self.spec_mean) / self.spec_scale
         if self.fusion == 'simple':
@@ -367,14 +388,19 @@ class SpectraNet(nn.Module, PyTorchModelHubMixin):
     def decode(self, z): return z * self.target_std + self.target_mean  # standardised predictions -> target units
 
     @classmethod
-    def from_pretrained(cls, folder, **kwargs):  # a `save_pretrained` folder; passed to huggingface_hub's loader
+    def from_pretrained(cls,
+        folder, # a `save_pretrained` folder
+        **kwargs, # passed to huggingface_hub's loader
+    ):
         "Load a saved model from a local folder (strictly: every weight must fit), in eval mode"
         folder = Path(folder)
         for f in ('config.json', 'model.safetensors'):
             if not (folder/f).is_file(): raise FileNotFoundError(f'{folder}: no {f} (not a model saved with save_pretrained)')
         return super().from_pretrained(str(folder), strict=True, **kwargs).eval()
 
-def spectra_splitter(m):  # a `SpectraNet`
+def spectra_splitter(
+    m, # a `SpectraNet`
+):
     "Parameter groups for fastai: the image backbone, then everything else"
     body = list(m.body.parameters()) if m.body is not None else []
     ids = {id(p) for p in body}
@@ -547,7 +573,10 @@ def train_spectra(
         import yaml; yaml.safe_dump(cfg, f, sort_keys=False)
     return dict(learn=learn, model=model, cfg=cfg, df=df, predictions=preds, metrics=metrics, train_s=train_s, data=(df, records, images, spectra))
 
-def save_pretrained_atomic(model, folder):  # a `SpectraNet`; destination
+def save_pretrained_atomic(
+    model, # a `SpectraNet`
+    folder, # destination
+):
     "`save_pretrained` into a temporary folder beside `folder`, then swap it in: an interrupted save never leaves half a model"
     folder = Path(folder); tmp = folder.with_name(f'.{folder.name}.tmp')
     shutil.rmtree(tmp, ignore_errors=True)
@@ -571,7 +600,10 @@ def predict_spectra(
             out.append(model.decode(model(x, torch.as_tensor(np.asarray(spectra[i:i + bs])).to(dev))).float().cpu().numpy()[:, 0])
     return np.concatenate(out) if out else np.zeros(0)
 
-def spectra_metrics(y, p):  # true values; predictions
+def spectra_metrics(
+    y, # true values
+    p, # predictions
+):
     "MAE, RMSE and R2"
     m = regression_metrics(y, p)
     return {k: float(m[k]) for k in ('MAE', 'RMSE', 'R2')}
@@ -584,7 +616,10 @@ SPECTRA_MODELS = {  # the comparison: name -> the model settings it changes in t
     'spectra only': dict(fusion='simple', modality='spectra'),
 }
 
-def oracle_spectra(df, descriptors):  # records with `split` and `record_id`; the simulator's descriptors.csv (DataFrame)
+def oracle_spectra(
+    df, # records with `split` and `record_id`
+    descriptors, # the simulator's descriptors.csv (DataFrame)
+):
     "Test predictions of a linear fit of the target on the true f_beta, 1/sqrt(L) and attack, fitted on the training specimen"
     from sklearn.linear_model import LinearRegression
     d = df[['record_id', 'split']].merge(descriptors, on='record_id', how='left')

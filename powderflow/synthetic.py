@@ -177,12 +177,18 @@ class LabelModel:
     noise_hr: float = 0.02    # measurement noise (sd)
     noise_hall: float = 0.04  # measurement noise, relative (sd)
 
-def bond_number(p: Powder, m=LabelModel()):  # a powder; the label model's constants
+def bond_number(
+    p: Powder, # a powder
+    m=LabelModel(), # the label model's constants
+):
     "Granular Bond number of powder `p`"
     d_eff = math.sqrt(p.d10_um * p.d50_um)
     return m.rho_ref / p.density * (m.d_ref_um / d_eff) ** 2 * (1 + m.k_rough * p.roughness)
 
-def true_labels(p: Powder, m=LabelModel()):  # a powder; the label model's constants
+def true_labels(
+    p: Powder, # a powder
+    m=LabelModel(), # the label model's constants
+):
     "Noise-free AOR (deg), HR, tapped packing fraction and Hall time (s/50 g, before the flowability decision) of `p`"
     lb, shape = math.log10(1 + bond_number(p, m)), 1 - p.sphericity
     hr = 1 + m.hr0 + m.hr_bo * lb + m.hr_shape * shape ** 2 + m.hr_aspect * math.log(p.aspect) + m.hr_sat * p.satellites + m.hr_sigma * (p.sigma - 0.25)
@@ -192,7 +198,11 @@ def true_labels(p: Powder, m=LabelModel()):  # a powder; the label model's const
     w = m.beverloo_c * rho_bulk * math.sqrt(9.81) * max(m.orifice_mm * 1e-3 - m.beverloo_k * p.d50_um * 1e-6, 1e-4) ** 2.5  # kg/s
     return dict(AOR=aor, HR=hr, bulk_density=rho_bulk / 1000, bond=bond_number(p, m), hall_s=0.05 / w * (1 + m.t_bo * bond_number(p, m)))
 
-def measure(p: Powder, rng, m=LabelModel()):  # a powder; numpy Generator; the label model's constants
+def measure(
+    p: Powder, # a powder
+    rng, # numpy Generator
+    m=LabelModel(), # the label model's constants
+):
     "One measured label set of `p`: AOR, HR, CI, Flow_rate (NaN when it does not flow) and flowable"
     t = true_labels(p, m)
     latent = (m.aor_crit - t['AOR']) / m.aor_width + (m.hr_crit - t['HR']) / m.hr_width + rng.normal(0, m.flow_noise)
@@ -228,7 +238,10 @@ def default_powders(
     return pd.DataFrame(rows)
 
 # %% ../nbs/02_synthetic.ipynb #29300d95
-def plot_labels(powders, real=REAL_LABELS):  # simulated powders (`default_powders`); real label sets
+def plot_labels(
+    powders, # simulated powders (`default_powders`)
+    real=REAL_LABELS, # real label sets
+):
     "Figure: distributions of AOR, HR and Hall time, simulated beside real, and AOR against HR by class"
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 4, figsize=(17, 3.6))
@@ -247,7 +260,9 @@ def plot_labels(powders, real=REAL_LABELS):  # simulated powders (`default_powde
     fig.tight_layout()
     return fig
 
-def label_summary(df):  # powders with AOR, HR, Flow_rate
+def label_summary(
+    df, # powders with AOR, HR, Flow_rate
+):
     "The facts DESIGN.md gives for the real powders, computed for `df`"
     fl = df.Flow_rate.notna()
     return pd.Series({'powders': len(df), 'flowable': int(fl.sum()), 'AOR min': df.AOR.min(), 'AOR max': df.AOR.max(),
@@ -281,7 +296,10 @@ def label_variance_shares(
 FRAME_PX = 1024  # width in pixels of the full micrograph that the magnification refers to
 ROUGHNESS_SCALE_UM, ROUGHNESS_HEIGHT_UM = 0.4, 0.5  # lateral size and height of surface asperities at roughness 1
 
-def tile_pixel_size_um(magnification, frame_px=FRAME_PX):  # SEM magnification; frame width in pixels
+def tile_pixel_size_um(
+    magnification, # SEM magnification
+    frame_px=FRAME_PX, # frame width in pixels
+):
     "Pixel size (um) of a tile cut from a `frame_px`-wide micrograph at `magnification`"
     return float(field_width_um(magnification)) / frame_px
 
@@ -392,7 +410,12 @@ def render_tile(
     return img, labels, meta | dict(satellites={int(i): satellites[int(i)] for i in present})
 
 # %% ../nbs/02_synthetic.ipynb #d231397d
-def gallery(powders, size=256, seed=0, mags=MAGNIFICATIONS):  # powders (`default_powders`); tile side; seed; magnifications
+def gallery(
+    powders, # powders (`default_powders`)
+    size=256, # tile side
+    seed=0, # seed
+    mags=MAGNIFICATIONS, # magnifications
+):
     "Figure: for each route present in `powders`, one of its powders at each magnification, with its labels"
     import matplotlib.pyplot as plt
     from powderflow.conversion import convert
@@ -425,11 +448,16 @@ PROFILES = {  # profile: powders (None: all), magnifications per powder (None: a
 }
 GENERATOR_VERSION = 2  # bump when the simulator's output changes for the same parameters (2: particles placed with limited overlap)
 
-def mag_label(magnification):  # e.g. 500
+def mag_label(
+    magnification, # e.g. 500
+):
     "The seed study's folder name of a magnification: 500 -> '0.5k', 1000 -> '1k', 1500 -> '1.5k'"
     return f'{magnification / 1000:g}k'
 
-def profile_params(profile='tiny', **overrides):  # 'tiny', 'quick' or 'full'; any of their keys, to change
+def profile_params(
+    profile='tiny', # 'tiny', 'quick' or 'full'
+    **overrides, # any of their keys, to change
+):
     "The generation parameters of `profile`, with `overrides` applied and checked"
     profile_settings(PROFILES, profile, SynthError)
     unknown = set(overrides) - set(PROFILES[profile])
@@ -443,13 +471,20 @@ def profile_params(profile='tiny', **overrides):  # 'tiny', 'quick' or 'full'; a
     if prm['n_powders'] is not None and prm['n_powders'] > 38: raise SynthError(f'n_powders must be at most 38, not {prm["n_powders"]}')
     return prm
 
-def select_powders(powders, n=None):  # the default set; how many (None: all)
+def select_powders(
+    powders, # the default set
+    n=None, # how many (None: all)
+):
     "The first `n` powders, half of them flowable (the tiny profile needs both classes)"
     if n is None or n >= len(powders): return powders
     fl, nf = powders[powders.flowable], powders[~powders.flowable]
     return pd.concat([fl.head((n + 1) // 2), nf.head(n // 2)]).sort_index()
 
-def tile_jobs(powders, prm, seed):  # selected powders; profile parameters; data set seed
+def tile_jobs(
+    powders, # selected powders
+    prm, # profile parameters
+    seed, # data set seed
+):
     "One job per tile: (powder row, magnification, tile index, relative path, seed)"
     jobs = []
     for i, row in powders.iterrows():
@@ -527,7 +562,10 @@ def synthesize(
     return out/'records.csv'
 
 # %% ../nbs/02_synthetic.ipynb #750a0f87
-def seed_row_col(tile_id, cols=8):  # tile index; tiles per row of the frame
+def seed_row_col(
+    tile_id, # tile index
+    cols=8, # tiles per row of the frame
+):
     "The seed's tile name for tile `tile_id`: tiles fill a frame row by row"
     return f'Tile_r{tile_id // cols:03d}_c{tile_id % cols:03d}.tiff'
 
