@@ -23,7 +23,7 @@ $(VENV)/.installed: settings.ini setup.py pyproject.toml $(CONSTRAINTS)
 	@touch $@
 
 reproduce: $(VENV)/.installed
-	$(VENV)/bin/powderflow reproduce --out figures --notebook-outputs
+	$(VENV)/bin/powderflow reproduce --out figures --notebook-outputs && $(VENV)/bin/nbdev-clean
 
 test: $(VENV)/.installed
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS) tests

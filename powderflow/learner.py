@@ -5,7 +5,7 @@
 
 # %% ../nbs/05_training.ipynb #6f2e5650
 from __future__ import annotations
-import contextlib, hashlib, json, random, time
+import contextlib, hashlib, io, json, random, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -227,8 +227,8 @@ def run_training(
     elif progress and not rank_distrib() and progress_bars(): fit(learn, cfg, resume)
     elif progress and not rank_distrib():   # not a terminal: fastai's one line per epoch, no bar
         with learn.no_bar(): fit(learn, cfg, resume)
-    else:
-        with learn.no_bar(), learn.no_logging(): fit(learn, cfg, resume)
+    else:   # quiet: no bar, no log lines, and not the trackers' "Better model found" / "No improvement" messages either
+        with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): fit(learn, cfg, resume)
     train_s = json.loads((out/'run.json').read_text()).get('train_s', 0.0) if finished else time.time() - t0
     with rank0_first(device):   # rank 0 evaluates and writes; the other processes of a distributed run read what it wrote
         if not rank_distrib(): return _evaluate(learn, cfg, df, images, scalers, train_s, out, powders, cache_dir, finished)

@@ -282,6 +282,7 @@ def copy_outputs(
     def kept(o):
         o = nbformat.from_dict(json.loads(json.dumps(o)))
         if 'execution_count' in o: o.execution_count = None
+        if 'metadata' in o: o.metadata = {}   # display sizes and the like: what nbdev_clean removes too
         if o.output_type == 'stream': o.text = relative(o.text)
         for kind, v in o.get('data', {}).items():
             if kind.startswith('text/'): o.data[kind] = relative(v)
