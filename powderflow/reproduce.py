@@ -279,8 +279,7 @@ def copy_outputs(
     executed, nbs = Path(executed), Path(nbs)
     root = str(Path(root or nbs.parent).resolve()) + os.sep
     relative = lambda v: v.replace(root, '') if isinstance(v, str) else [line.replace(root, '') for line in v]
-    def kept(o):
-        o = nbformat.from_dict(json.loads(json.dumps(o)))
+    def kept(o):   # an output of the executed notebook, read for this and then dropped: changed in place
         if 'execution_count' in o: o.execution_count = None
         if 'metadata' in o: o.metadata = {}   # display sizes and the like: what nbdev_clean removes too
         if o.output_type == 'stream': o.text = relative(o.text)
