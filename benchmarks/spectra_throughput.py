@@ -3,13 +3,14 @@
     make bench-spectra     # or: python benchmarks/spectra_throughput.py [--size 128] [--bs 16] [--steps 10] [--device cpu]
 
 Per model: records per second for training steps (forward, backward, AdamW) and for inference, on tensors already in
-memory (`powderflow.spectra.spectra_throughput`). Then one fastai epoch of the attention model on the quick simulated data,
+memory (`powderflow.spectra.training.spectra_throughput`). Then one fastai epoch of the attention model on the quick simulated data,
 end to end through `spectra_dataloaders` (flips on the device included): its records per second over the in-memory figure
 is the share of the model's speed the input pipeline keeps."""
 import argparse, tempfile, time
 from pathlib import Path
 import numpy as np, torch
-from powderflow.spectra import SpectraNet, spectra_throughput, spectra_config, train_spectra, SPECTRA_MODELS
+from powderflow.spectra.model import SpectraNet
+from powderflow.spectra.training import spectra_throughput, spectra_config, train_spectra, SPECTRA_MODELS
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #08c532a9
 from __future__ import annotations
-import argparse, json, sys
+import argparse, sys
 from pathlib import Path
 import pandas as pd
 from . import __version__
@@ -175,7 +175,7 @@ def _train_cmd(a):
 
 def _spectra_train_cmd(a):
     "`train --config FILE` for a spectra experiment (the file says `task: spectra`): the file's settings, then the flags"
-    from powderflow.spectra import spectra_config, train_spectra
+    from powderflow.spectra.training import spectra_config, train_spectra
     powder_only = [f for f, v in (('--records', a.records), ('--dataset-root', a.dataset_root), ('--method', a.method), ('--patience', a.patience),
                                   ('--weights', a.weights), ('--pretrained', a.pretrained), ('--no-mag', a.no_mag), ('--holdout', a.holdout),
                                   ('--precision', a.precision), ('--memory-format', a.memory_format)) if v not in (None, False)]

@@ -13,7 +13,8 @@ import numpy as np
 __all__ = ['TARGETS', 'FLOW_CLASSES', 'CARR_BANDS', 'HAUSNER_BANDS', 'AOR_BANDS', 'SEM_REFERENCE_WIDTH_MM', 'carr_index',
            'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything', 'default_device',
            'profile_settings', 'read_settings', 'progress_bars', 'opencv_single_threaded', 'parallel_map',
-           'quiet_dependency_imports', 'atomic_write', 'save_figure', 'save_table', 'study_folders']
+           'quiet_dependency_imports', 'atomic_write', 'save_figure', 'save_table', 'save_model_folder',
+           'read_model_folder', 'study_folders']
 
 # %% ../nbs/00_core.ipynb #d67d7b88
 TARGETS = {  # column name -> (what it is, unit)
@@ -210,6 +211,32 @@ def save_table(
     with atomic_write(stem.with_name(stem.name + '.csv'), 'w') as f: df.to_csv(f, index=index)
     with atomic_write(stem.with_name(stem.name + '.md'), 'w') as f: f.write(df.to_markdown(index=index) + '\n')
     return stem.with_name(stem.name + '.csv')
+
+# %% ../nbs/00_core.ipynb #a6a06b65
+def save_model_folder(
+    folder, # destination (created if needed)
+    state_dict, # the model's `state_dict()`
+    config:dict, # what a reader needs to rebuild the model (JSON-serialisable)
+)->Path:
+    "Write `model.safetensors`, then `config.json`, into `folder`, each atomically"
+    from safetensors.torch import save as save_safetensors
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    (folder/'config.json').unlink(missing_ok=True)   # unfinished until the new config is written
+    weights = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    with atomic_write(folder/'model.safetensors') as f: f.write(save_safetensors(weights))
+    with atomic_write(folder/'config.json', 'w') as f: json.dump(config, f, indent=1, default=list)
+    return folder
+
+def read_model_folder(
+    folder, # a `save_model_folder` folder
+    what='powderflow model', # what the folder should hold (named in the error)
+)->tuple[dict, dict]:
+    "The saved config and weights (a dict of CPU tensors); a folder without them is one `FileNotFoundError`"
+    from safetensors.torch import load_file
+    folder = Path(folder)
+    for f in ('config.json', 'model.safetensors'):
+        if not (folder/f).is_file(): raise FileNotFoundError(f'{folder}: no {f} (not a saved {what})')
+    return json.loads((folder/'config.json').read_text()), load_file(str(folder/'model.safetensors'))
 
 # %% ../nbs/00_core.ipynb #81d51909
 def study_folders(

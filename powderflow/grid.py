@@ -4,11 +4,10 @@
 
 # %% ../nbs/05b_study_grid.ipynb #d1289b48
 from __future__ import annotations
-from pathlib import Path
 import numpy as np, pandas as pd
 from .conversion import METHODS
 from .config import study_grid
-from .learner import study_model, metrics_table
+from .learner import study_model
 from .evaluation import powder_labels, prediction_rows, group_metrics, metrics_with_intervals, KEY_METRICS
 
 # %% auto #0

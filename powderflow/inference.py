@@ -5,13 +5,12 @@ training powders, and predictions for a user's own micrographs."""
 
 # %% ../nbs/04c_inference.ipynb #6d967d5a
 from __future__ import annotations
-import json
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from safetensors.torch import load_file, save as save_safetensors
 from . import __version__
-from .core import atomic_write, carr_index, flow_class
+from .core import atomic_write, carr_index, flow_class, save_model_folder, read_model_folder
 from .data import Scalers, cache_images, read_records, TileDataset, TileLoader, BatchAugment, RecordError
 from .model import PowderNet, BackboneError, OUTPUTS
 from .conversion import get_pipeline
@@ -29,40 +28,35 @@ def save_model(
     scalers: Scalers, # its scalers
     folder, # where it goes
 )->Path:
-    "Write `model.safetensors` and `config.json` to `folder` (each atomically)"
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    sd = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_write(folder/'model.safetensors') as f: f.write(save_safetensors(sd))
+    "Save the model in the library's model-folder convention (`core.save_model_folder`)"
     conf = dict(powderflow=__version__, config=asdict(cfg), scalers=scalers.to_dict(), n_inputs=1 + len(scalers.extra_cols),
                 outputs=list(OUTPUTS))
-    with atomic_write(folder/'config.json', 'w') as f: json.dump(conf, f, indent=1, default=list)
-    return folder
+    return save_model_folder(folder, {k: v.float() for k, v in model.state_dict().items()}, conf)
 
 def load_model(
     folder, # a `save_model` folder
     backbone=None, # the backbone you expect (checked if given)
 )->tuple[PowderNet, TrainConfig, Scalers]:
     "The saved `PowderNet` (eval mode, CPU), its `TrainConfig` and its `Scalers`"
-    folder = Path(folder)
-    for f in ('config.json', 'model.safetensors'):
-        if not (folder/f).is_file(): raise FileNotFoundError(f'{folder}: no {f} (not a saved powderflow model)')
-    conf = json.loads((folder/'config.json').read_text())
+    conf, weights = read_model_folder(folder, 'powderflow model')
     cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in conf['config'].items()})
     if backbone and backbone != cfg.backbone:
         raise BackboneError(f'{folder}: the checkpoint is for backbone {cfg.backbone!r}, not {backbone!r}')
     model = PowderNet(cfg.backbone, conf['n_inputs'], cfg.use_mag)
-    load_weights(model, folder/'model.safetensors', cfg.backbone)
+    load_weights(model, weights, cfg.backbone, Path(folder)/'model.safetensors')
     return model.eval(), cfg, Scalers.from_dict(conf['scalers'])
 
 def load_weights(
     model, # a `PowderNet`
-    path, # a .safetensors file
-    backbone='?', # the backbone the file is for (named in the error)
+    weights, # a .safetensors file, or the weights read from one
+    backbone='?', # the backbone the weights are for (named in the error)
+    where=None, # the file they came from (named in the error; default: `weights` if it is a path)
 )->PowderNet:
-    "Load weights into `model`; a file of another backbone or shape is one clear error"
-    try: model.load_state_dict(load_file(str(path)))
+    "Load weights into `model`; weights of another backbone or shape are one clear error"
+    where = where or weights
+    try: model.load_state_dict(weights if isinstance(weights, dict) else load_file(str(weights)))
     except RuntimeError as e:
-        raise BackboneError(f'{path}: does not fit this model (the file is for backbone {backbone!r}): '
+        raise BackboneError(f'{where}: does not fit this model (the file is for backbone {backbone!r}): '
                             f'{str(e).splitlines()[0]}') from None
     return model
 

@@ -7,9 +7,7 @@ and whether magnification helps on unseen powders: each with intervals over powd
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import atomic_write, save_figure
-from .data import read_records, split_by_powder
-from .config import profile_config
+from .data import split_by_powder
 from .learner import run_training
 from .inference import predict_tiles, powder_predictions
 from .evaluation import evaluate_predictions, powder_labels, prediction_rows

@@ -10,12 +10,11 @@ from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch, cv2, tifffile
 from torch import nn
-from .core import atomic_write, seed_everything, parallel_map, pixel_size_um, quiet_dependency_imports, profile_settings
+from .core import save_model_folder, read_model_folder, seed_everything, parallel_map, pixel_size_um, quiet_dependency_imports, profile_settings
 with quiet_dependency_imports():
     from fastai.learner import Learner
     from fastai.callback.schedule import *  # fit_one_cycle
     from fastai.data.core import DataLoaders
-from safetensors.torch import load_file, save as save_safetensors
 from .conversion import convert
 from .synthetic import ROUTES, Powder, sample_powder, render_tile, tile_pixel_size_um, profile_params, MAGNIFICATIONS
 from .data import TileDataset, TileLoader, BatchAugment
@@ -146,22 +145,17 @@ def save_pretrained(
     folder, # destination
     train_s=0., # seconds
 ):
-    "Write `model.safetensors` and then `config.json` (its presence marks a finished network) to `folder`, each atomically"
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    with atomic_write(folder/'model.safetensors', 'wb') as f:
-        f.write(save_safetensors({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}))
-    with atomic_write(folder/'config.json', 'w') as f: json.dump(dict(asdict(cfg), descriptors=list(DESCRIPTORS), train_s=train_s), f, indent=1)
+    "Save the network in the library's model-folder convention (`core.save_model_folder`: a config marks a finished one)"
+    return save_model_folder(folder, net.state_dict(), dict(asdict(cfg), descriptors=list(DESCRIPTORS), train_s=train_s))
 
 def load_pretrained(
     folder, # a `save_pretrained` folder
 )->tuple[DescriptorNet, PretrainConfig]:
     "The network (strictly loaded, no pickle) and its config"
-    folder = Path(folder)
-    if not (folder/'config.json').exists(): raise FileNotFoundError(f'{folder}: no pretrained network here (config.json missing)')
-    d = json.loads((folder/'config.json').read_text())
+    d, weights = read_model_folder(folder, 'pretrained network')
     cfg = PretrainConfig(**{f.name: d[f.name] for f in fields(PretrainConfig)})
     net = DescriptorNet(cfg.backbone)
-    net.load_state_dict(load_file(folder/'model.safetensors'), strict=True)
+    net.load_state_dict(weights, strict=True)
     return net.eval(), cfg
 
 # %% ../nbs/04a_pretraining.ipynb #90d6b88e

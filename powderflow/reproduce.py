@@ -20,7 +20,8 @@ __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_noteboo
 # %% ../nbs/95_reproduce.ipynb #5443f251
 STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model', '04a_pretraining',
                    '04b_configuration', '04c_inference', '05_training', '05a_evaluation', '05b_study_grid',
-                   '06_robustness', '07_interpretability', '08_out_of_sample', '09_spectra')  # in the order they run
+                   '06_robustness', '07_interpretability', '08_out_of_sample', '09a_spectra_simulator',
+                   '09b_spectra_data', '09d_spectra_model', '09e_spectra_training')  # in the order they run
 
 class StudyError(RuntimeError):
     "A notebook of the study failed (its name, the cell and the error are in the message), or the study's notebooks are missing"
@@ -257,7 +258,7 @@ def write_figures_readme(
     out = Path(out)
     files = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != 'README.md' and not p.name.startswith('.'))
     dev = manifest['device']; nb = manifest['notebooks']
-    lines = [f'# Figures and tables of the study', '',
+    lines = ['# Figures and tables of the study', '',
              f"Written by `powderflow reproduce --profile {manifest['profile']}` on {dev['device']} ({dev['name']}, {dev['cpu_cores']} cores), "
              f"git commit {(manifest['git'].get('commit') or 'unknown')[:10]}{' (with local changes)' if manifest['git'].get('dirty') else ''}, "
              f"in {manifest.get('total_s', 0) / 60:.1f} minutes; `manifest.json` has the details. "

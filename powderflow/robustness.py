@@ -4,11 +4,8 @@
 
 # %% ../nbs/06_robustness.ipynb #22692f01
 from __future__ import annotations
-from pathlib import Path
 import numpy as np, pandas as pd, cv2
-from .core import atomic_write, save_figure
 from .conversion import read_tile, get_pipeline, METHODS
-from .data import read_records
 from .inference import load_model, predict_tiles, powder_predictions
 from .evaluation import (evaluate_predictions, powder_labels, fit_regressors, predict_regressors, prediction_rows, cv_metrics,
                                    paired_differences, intervals_of, KEY_METRICS)

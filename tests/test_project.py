@@ -25,9 +25,11 @@ def copy_of_project(tmp_path):
 
 def test_library_is_exported_from_notebooks(copy_of_project):
     subprocess.run([BIN/'nbdev-export'], cwd=copy_of_project, check=True)
-    for f in (REPO/'powderflow').glob('*.py'):
-        assert filecmp.cmp(f, copy_of_project/'powderflow'/f.name, shallow=False), f'{f.name} differs from its notebook: run `make export`'
-    assert {f.name for f in (copy_of_project/'powderflow').glob('*.py')} == {f.name for f in (REPO/'powderflow').glob('*.py')}
+    modules = sorted(f.relative_to(REPO/'powderflow') for f in (REPO/'powderflow').rglob('*.py'))
+    assert 'spectra/model.py' in map(str, modules)   # the subpackage's modules are compared too
+    for f in modules:
+        assert filecmp.cmp(REPO/'powderflow'/f, copy_of_project/'powderflow'/f, shallow=False), f'{f} differs from its notebook: run `make export`'
+    assert sorted(f.relative_to(copy_of_project/'powderflow') for f in (copy_of_project/'powderflow').rglob('*.py')) == modules
 
 def test_notebooks_are_clean(copy_of_project):
     subprocess.run([BIN/'nbdev-clean'], cwd=copy_of_project, check=True)
@@ -75,9 +77,9 @@ def test_no_private_name_crosses_a_module_border():
     "A helper that two modules need is public where it lives: no module imports another's `_name`"
     import ast
     crossing = []
-    for f in sorted((REPO/'powderflow').glob('*.py')):
+    for f in sorted((REPO/'powderflow').rglob('*.py')):
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').startswith('powderflow')):
-                crossing += [f'{f.name}: {a.name} from {"." * node.level}{node.module or ""}' for a in node.names
+                crossing += [f'{f.relative_to(REPO)}: {a.name} from {"." * node.level}{node.module or ""}' for a in node.names
                              if a.name.startswith('_') and not a.name.startswith('__')]
     assert not crossing, crossing

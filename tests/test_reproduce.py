@@ -19,7 +19,7 @@ def test_two_tiny_runs_give_identical_tables(tmp_path):
     for r in (ra, rb): assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     n = len(STUDY_NOTEBOOKS)
     lines = ra.stdout.splitlines()   # not a terminal: one line per notebook with its time, then the summary; no bars, no warnings
-    assert len(lines) == n + 1 and lines[0].startswith(f'[1/{n}] 00_core ... done in ') and lines[-2].startswith(f'[{n}/{n}] 09_spectra ... done in ')
+    assert len(lines) == n + 1 and lines[0].startswith(f'[1/{n}] 00_core ... done in ') and lines[-2].startswith(f'[{n}/{n}] 09e_spectra_training ... done in ')
     assert '\r' not in ra.stdout + ra.stderr and 'without encryption' not in ra.stderr and 'FutureWarning' not in ra.stderr, ra.stderr[-3000:]
     fa, fb = tmp_path/'a'/'figures', tmp_path/'b'/'figures'
     names = sorted(p.name for p in fa.iterdir())

@@ -2,7 +2,10 @@
 import json, shutil, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch, yaml
-from powderflow.spectra import SpectraNet, SpectraError, synth_spectra, spectra_config, predict_spectra, load_images, load_spectra, read_spectra_records
+from powderflow.spectra.simulator import SpectraError, synth_spectra
+from powderflow.spectra.data import load_images, load_spectra, read_spectra_records
+from powderflow.spectra.model import SpectraNet
+from powderflow.spectra.training import spectra_config, predict_spectra
 
 ROOT = Path(__file__).parents[1]
 
@@ -37,7 +40,7 @@ def test_train_from_the_shipped_config(tmp_path):
     assert {p.name for p in (out/'model').iterdir()} >= {'config.json', 'model.safetensors'}
     assert not list(out.rglob('*.pkl')) and not list((out/'model').glob('*.pth'))
     conf = json.loads((out/'model'/'config.json').read_text())
-    assert conf['fusion'] == 'attention' and conf['grid'] == [6, 4]
+    assert conf['model']['fusion'] == 'attention' and conf['model']['grid'] == [6, 4] and 'powderflow' in conf
     hist = pd.read_csv(out/'history.csv'); assert len(hist) == 2
     saved = yaml.safe_load((out/'config.yaml').read_text()); assert saved['train']['epochs'] == 2 and saved['profile'] == 'tiny'
     pred = pd.read_csv(out/'predictions.csv', dtype={'specimen': str})
@@ -129,7 +132,7 @@ def test_config_precedence(tmp_path):
 def test_metallo_layout_trains_end_to_end(tmp_path):
     "A folder in Metallo's layout, from `powderflow train --config` to a saved model and test predictions on slice 3"
     import yaml
-    from powderflow.metallo import demo_metallo
+    from powderflow.spectra.metallo import demo_metallo
     root = demo_metallo(tmp_path/'metallo', slices=('1', '2', '3'), time_points=('0', '5', '10'), size=32)
     cfg = yaml.safe_load((ROOT/'configs'/'spectra_metallo.yaml').read_text())
     cfg['data']['root'] = str(root); cfg['out'] = str(tmp_path/'run')
@@ -141,9 +144,9 @@ def test_metallo_layout_trains_end_to_end(tmp_path):
     assert len(pred) == 3 * 32 and set(pred.specimen) == {'3'} and np.isfinite(pred.pred).all()
     assert (tmp_path/'run'/'model'/'model.safetensors').exists()
     # validation by time point takes whole time points of the training slices
-    from powderflow.spectra import spectra_config, _data
+    from powderflow.spectra.training import spectra_config, experiment_data
     c = spectra_config(tmp_path/'m.yaml', profile='tiny')
-    df = _data(c, tmp_path/'run')[0]
+    df = experiment_data(c, tmp_path/'run')[0]
     v = df[df.split == 'valid']
     assert len(v) == 32 and v.time_point.nunique() == 1 and not df[(df.split == 'train')].record_id.str.startswith(v.record_id.iloc[0].rsplit('/', 1)[0] + '/').any()
     # bad layout: one error naming the file
