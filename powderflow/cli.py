@@ -222,7 +222,7 @@ def main(
             out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(out, 'w') as f: tiles.to_csv(f, index=False)
             with atomic_write(out.with_name(out.stem + '_powders.csv'), 'w') as f: powders.to_csv(f, index=False)
-            cols = ['powder_name', 'n_tiles', 'AOR', 'AOR_sd', 'HR', 'HR_sd', 'CI', 'Flow_rate', 'p_flowable', 'carr_class', 'bit_depth', 'domain_ratio', 'extrapolation']
+            cols = ['powder_name', 'n_tiles', 'AOR', 'AOR_sd', 'HR', 'HR_sd', 'CI', 'Hall_time', 'p_flowable', 'carr_class', 'bit_depth', 'domain_ratio', 'extrapolation']
             print(powders[[c for c in cols if c in powders.columns]].round(3).to_string(index=False))
             if 'extrapolation' in powders and powders.extrapolation.any():
                 print(f'extrapolation: {", ".join(powders.powder_name[powders.extrapolation])} lie(s) farther from the training powders than any '

@@ -17,7 +17,7 @@ __all__ = ['PIPELINES', 'METHODS', 'TILE_SUFFIXES', 'TileError', 'check_tile', '
            'MinMaxStretch', 'PercentileStretch', 'ImageJAuto', 'Gamma', 'LogCurve', 'clahe8', 'Clahe', 'Pipeline',
            'register_pipeline', 'get_pipeline', 'convert', 'convert8', 'plot_pipelines', 'pipeline_stats',
            'ConversionError', 'list_tiles', 'check_writable', 'remove_stale_temporaries', 'convert_file', 'convert_job',
-           'convert_tiles', 'read_tile8', 'convert_to_array']
+           'convert_tiles', 'resize_tile', 'prepare_tile', 'read_tile8', 'convert_to_array']
 
 # %% ../nbs/01_conversion.ipynb #c6afb209
 class TileError(ValueError):
@@ -619,6 +619,33 @@ def convert_tiles(
     if strict: _raise_failures(df, 'conversions')
     return df
 
+# %% ../nbs/01_conversion.ipynb #798d6f0d
+def resize_tile(
+    img8, # a 2-D uint8 image
+    size=None, # side of the square result, or (height, width); None: as it is
+)->np.ndarray:
+    "`img8` resized with area interpolation (the same factor in both directions for a square input)"
+    if size is None: return img8
+    shape = (size, size) if np.isscalar(size) else tuple(size)
+    return img8 if img8.shape == shape else cv2.resize(img8, shape[::-1], interpolation=cv2.INTER_AREA)
+
+def prepare_tile(
+    img, # a tile's pixels: uint16 (native), or uint8 (an 8-bit export, or a tile converted already)
+    method, # the model's pipeline; None: `img` is converted already (uint8, taken as it is)
+    size=None, # side of the result (`resize_tile`); None: the tile's
+    degrade16=None, # a function of the 16-bit pixels, applied before conversion (robustness)
+    degrade8=None, # a function of the 8-bit pixels, applied after conversion, before resizing (robustness)
+)->np.ndarray:
+    "One tile as the model sees it: (degrade 16-bit) -> convert -> (degrade 8-bit) -> resize"
+    if method is None:
+        if img.dtype != np.uint8: raise TileError(f'a tile taken as converted already must be 8-bit, not {img.dtype}')
+        img8 = img
+    else:
+        if degrade16 is not None: img = degrade16(img)
+        img8 = get_pipeline(method)(img) if img.dtype == np.uint16 else convert8(img, method)
+    if degrade8 is not None: img8 = degrade8(img8)
+    return resize_tile(img8, size)
+
 # %% ../nbs/01_conversion.ipynb #3d35fb6a
 def _fill_row(job, dst=None, tile_shape=None):
     "Worker: convert tile `i` into row `i` of the array (resized to the row's shape if needed), then mark it done"
@@ -628,8 +655,7 @@ def _fill_row(job, dst=None, tile_shape=None):
     except (TileError, FileNotFoundError) as e: return f'error: {e}'
     arr, done = np.load(dst, mmap_mode='r+'), np.memmap(f'{dst}.done', np.uint8, 'r+')
     if img.shape != tuple(tile_shape): return f'error: {path}: shape {img.shape} differs from the first tile\'s {tuple(tile_shape)}'
-    img8 = get_pipeline(method)(img) if method else img
-    arr[i] = img8 if img8.shape == arr.shape[1:] else cv2.resize(img8, arr.shape[1:][::-1], interpolation=cv2.INTER_AREA)
+    arr[i] = prepare_tile(img, method, arr.shape[1:])
     arr.flush()
     done[i] = 1; done.flush()
     return 'done'
@@ -663,7 +689,7 @@ def _new_array(dst, tiles, index, size=None):
     os.replace(tmp, dst)
 
 def convert_to_array(
-    src, # folder of tiles or records CSV (see `list_tiles`); all tiles must have the same shape
+    src, # folder of tiles or records CSV (see `list_tiles`), or a pandas Series of tile paths (one row each, in its order)
     dst, # the .npy file; `{dst}.json` (which tiles, which pipeline) and `{dst}.done` (a byte per tile) go beside it
     method='LS', # pipeline name, or None for tiles that are 8-bit already (stored as they are, resized if asked)
     n_workers=None, # processes (default: all cores; 0: serial)
@@ -676,7 +702,7 @@ def convert_to_array(
     if method is not None: get_pipeline(method)
     dst = Path(dst)
     check_writable(dst.parent)
-    tiles = [str(p) for p in list_tiles(src)]
+    tiles = [str(p) for p in (src if isinstance(src, pd.Series) else list_tiles(src))]
     if not tiles: raise FileNotFoundError(f'{src}: no .tif/.tiff tiles found')
     index, idx_path = dict(method=method and str(method), tiles=tiles, size=size), Path(f'{dst}.json')
     if overwrite or not dst.exists(): _new_array(dst, tiles, index, size)

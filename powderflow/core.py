@@ -21,7 +21,7 @@ TARGETS = {  # column name -> (what it is, unit)
     'AOR':       ('angle of repose', 'deg'),
     'HR':        ('Hausner ratio (tapped / bulk density)', ''),
     'CI':        ('Carr compressibility index', '%'),
-    'Flow_rate': ('Hall flow time, ASTM B213 (empty when the powder does not flow through the funnel)', 's/50 g'),
+    'Hall_time': ('Hall flow time, ASTM B213 (empty when the powder does not flow through the funnel)', 's/50 g'),
     'flowable':  ('flows through the Hall funnel', 'bool'),
 }
 

@@ -8,7 +8,7 @@ import hashlib, os, random
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from .core import atomic_write, carr_index, quiet_dependency_imports, default_device
+from .core import carr_index, quiet_dependency_imports, default_device
 with quiet_dependency_imports():
     from fastai.data.load import DataLoader
     from fastai.data.core import DataLoaders
@@ -16,17 +16,18 @@ from fastcore.basics import store_attr
 from .conversion import convert_to_array, get_pipeline, check_writable
 
 # %% auto #0
-__all__ = ['REQUIRED', 'PHYSICAL_RANGES', 'REG_TARGETS', 'GREY_MEAN', 'GREY_STD', 'RecordError', 'csv_rows', 'validate_records',
-           'read_records', 'read_seed_csv', 'missing_files', 'split_by_powder', 'kfold_by_powder', 'leakage_report',
-           'check_split', 'Scalers', 'cache_images', 'TileDataset', 'symmetric_crops', 'normalise', 'BatchAugment',
-           'TileLoader', 'powder_dataloaders', 'split_dataloaders']
+__all__ = ['REQUIRED', 'SEED_HALL_COLUMN', 'PHYSICAL_RANGES', 'REG_TARGETS', 'GREY_MEAN', 'GREY_STD', 'RecordError', 'csv_rows',
+           'validate_records', 'read_records', 'read_seed_csv', 'missing_files', 'split_by_powder', 'kfold_by_powder',
+           'leakage_report', 'check_split', 'Scalers', 'cache_images', 'TileDataset', 'symmetric_crops', 'normalise',
+           'BatchAugment', 'TileLoader', 'powder_dataloaders', 'split_dataloaders']
 
 # %% ../nbs/03_dataset.ipynb #f520202c
 class RecordError(ValueError):
     "Records that cannot be used; the message names the file, rows and column"
 
-REQUIRED = ('image_path', 'powder_name', 'magnification', 'AOR', 'HR', 'Flow_rate')
-PHYSICAL_RANGES = {'AOR': (0, 90), 'HR': (1, 3), 'Flow_rate': (0, 1000)}  # open-ended below for AOR and Hall, HR >= 1
+REQUIRED = ('image_path', 'powder_name', 'magnification', 'AOR', 'HR', 'Hall_time')
+SEED_HALL_COLUMN = 'Flow_rate'   # the seed's name for the Hall flow time (s/50 g), read as `Hall_time`
+PHYSICAL_RANGES = {'AOR': (0, 90), 'HR': (1, 3), 'Hall_time': (0, 1000)}  # open-ended below for AOR and Hall, HR >= 1
 
 def csv_rows(
     mask, # boolean mask over a CSV's rows
@@ -41,10 +42,13 @@ def validate_records(
     name='records', # the file name, for messages
 )->pd.DataFrame:
     "Check records against the bad-input rules; returns a clean copy with numeric columns and a boolean `flowable`"
+    if SEED_HALL_COLUMN in df.columns:   # the seed's name for the Hall flow time
+        if 'Hall_time' in df.columns: raise RecordError(f'{name}: both Hall_time and {SEED_HALL_COLUMN} (its name in the seed format): keep one')
+        df = df.rename(columns={SEED_HALL_COLUMN: 'Hall_time'})
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing: raise RecordError(f'{name}: missing column(s) {", ".join(missing)} (columns: {", ".join(map(str, df.columns))})')
     df = df.reset_index(drop=True).copy()
-    for col in ('magnification', 'AOR', 'HR', 'Flow_rate') + (('CI',) if 'CI' in df.columns else ()):
+    for col in ('magnification', 'AOR', 'HR', 'Hall_time') + (('CI',) if 'CI' in df.columns else ()):
         num = pd.to_numeric(df[col], errors='coerce')
         bad = num.isna() & df[col].notna()
         if bad.any(): raise RecordError(f'{name}: column {col}: not a number in row(s) {csv_rows(bad)} (e.g. {df[col][bad].iloc[0]!r})')
@@ -53,16 +57,16 @@ def validate_records(
               ('image_path', df.image_path.isna(), 'missing'), ('powder_name', df.powder_name.isna(), 'missing'),
               ('AOR', df.AOR.isna() | (df.AOR <= 0) | (df.AOR >= 90), 'missing or outside 0..90 deg'),
               ('HR', df.HR.isna() | (df.HR < 1) | (df.HR > 3), 'missing or outside 1..3 (tapped density is never below bulk)'),
-              ('Flow_rate', df.Flow_rate <= 0, 'zero or negative (leave it empty for a powder that does not flow)')]
+              ('Hall_time', df.Hall_time <= 0, 'zero or negative (leave it empty for a powder that does not flow)')]
     if 'CI' in df.columns: checks.append(('CI', (df.CI - carr_index(df.HR)).abs() > 0.1, 'contradicts HR (CI = 100 (1 - 1/HR))'))
     for col, bad, what in checks:
         if bad.any(): raise RecordError(f'{name}: column {col}: {what} in row(s) {csv_rows(bad)}')
     df['powder_name'] = df.powder_name.astype(str)
-    labels = df.groupby('powder_name')[['AOR', 'HR', 'Flow_rate']].nunique(dropna=False)
+    labels = df.groupby('powder_name')[['AOR', 'HR', 'Hall_time']].nunique(dropna=False)
     two = labels[(labels > 1).any(axis=1)]
     if len(two): raise RecordError(f'{name}: powder {two.index[0]!r} has more than one label set (rows {csv_rows(df.powder_name == two.index[0])})')
     df['CI'] = carr_index(df.HR)
-    df['flowable'] = df.Flow_rate.notna()
+    df['flowable'] = df.Hall_time.notna()
     return df
 
 # %% ../nbs/03_dataset.ipynb #460d4527
@@ -164,7 +168,7 @@ def check_split(
     return split
 
 # %% ../nbs/03_dataset.ipynb #be213970
-REG_TARGETS = ('AOR', 'HR', 'Flow_rate')  # regression heads; CI follows from HR, flowable is the classification head
+REG_TARGETS = ('AOR', 'HR', 'Hall_time')  # regression heads; CI follows from HR, flowable is the classification head
 
 @dataclass
 class Scalers:
@@ -208,13 +212,13 @@ class Scalers:
     ):
         "Back to AOR (deg), HR and Hall time (s/50 g)"
         t = np.asarray(z, float) * np.array(self.target_std) + np.array(self.target_mean)
-        return pd.DataFrame(dict(AOR=t[:, 0], HR=t[:, 1], Flow_rate=np.exp(t[:, 2])))
+        return pd.DataFrame(dict(AOR=t[:, 0], HR=t[:, 1], Hall_time=np.exp(t[:, 2])))
 
     def to_dict(self): return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
     @classmethod
     def from_dict(cls, d): return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
-def _raw_targets(df): return np.stack([df.AOR.to_numpy(float), df.HR.to_numpy(float), np.log(df.Flow_rate.to_numpy(float))], 1)
+def _raw_targets(df): return np.stack([df.AOR.to_numpy(float), df.HR.to_numpy(float), np.log(df.Hall_time.to_numpy(float))], 1)
 
 # %% ../nbs/03_dataset.ipynb #e49f2fb2
 def cache_images(
@@ -230,10 +234,7 @@ def cache_images(
     cache_dir = check_writable(cache_dir)
     stamp = [f'{p}|{st.st_size}|{st.st_mtime_ns}' if (st := _stat(p)) else p for p in df.image_path]  # a rewritten file is a new image
     key = hashlib.sha256('\n'.join(stamp).encode()).hexdigest()[:12]
-    lst = cache_dir/f'{key}.csv'
-    if not lst.exists():
-        with atomic_write(lst, 'w') as f: pd.DataFrame(dict(image_path=df.image_path)).to_csv(f, index=False)
-    return convert_to_array(lst, cache_dir/f'{key}_{method or "as-is"}_{size}.npy', method, n_workers=n_workers, progress=progress, size=size)
+    return convert_to_array(df.image_path.astype(str), cache_dir/f'{key}_{method or "as-is"}_{size}.npy', method, n_workers=n_workers, progress=progress, size=size)
 
 def _stat(p):
     try: return os.stat(p)

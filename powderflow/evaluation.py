@@ -52,16 +52,16 @@ def evaluate_predictions(pred, truth, model='model', level='powder'):  # predict
     "Long table of metrics: model, level, target, metric, value"
     t = truth.set_index('powder_name').loc[pred.powder_name]
     rows = []
-    for target in ('AOR', 'HR', 'CI', 'Flow_rate'):
+    for target in ('AOR', 'HR', 'CI', 'Hall_time'):
         y = t[target].to_numpy(float)
-        if target == 'Flow_rate': y = np.where(t.flowable, y, np.nan)
+        if target == 'Hall_time': y = np.where(t.flowable, y, np.nan)
         rows += [(target, k, v) for k, v in regression_metrics(y, pred[target]).items()]
     rows += [('flowable', k, v) for k, v in classification_metrics(t.flowable, pred.p_flowable).items()]
     rows.append(('carr_class', 'accuracy', float(np.mean(flow_class(carr_index(t.HR.to_numpy())) == flow_class(pred.CI.to_numpy())))))
     return pd.DataFrame(rows, columns=['target', 'metric', 'value']).assign(model=model, level=level)[['model', 'level', 'target', 'metric', 'value']]
 
 # %% ../nbs/05a_evaluation.ipynb #5b563e82
-LABEL_COLUMNS = ['AOR', 'HR', 'CI', 'Flow_rate', 'flowable']
+LABEL_COLUMNS = ['AOR', 'HR', 'CI', 'Hall_time', 'flowable']
 
 def powder_labels(
     records, # records (one or more rows per powder)
@@ -100,7 +100,7 @@ def fit_regressors(
         fill = np.nan_to_num(np.nanmedian(Xtr, 0))
     Xtr, flows = np.where(np.isnan(Xtr), fill, Xtr), labels.flowable.to_numpy(bool)
     fitted = dict(fill=fill)
-    for col, y, rows in [('AOR', labels.AOR, slice(None)), ('HR', labels.HR, slice(None)), ('Flow_rate', np.log(labels.Flow_rate), flows)]:
+    for col, y, rows in [('AOR', labels.AOR, slice(None)), ('HR', labels.HR, slice(None)), ('Hall_time', np.log(labels.Hall_time), flows)]:
         fitted[col] = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 20))).fit(Xtr[rows], np.asarray(y, float)[rows])
     two = len(np.unique(flows)) == 2   # one class only: its share is the probability
     fitted['flowable'] = make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(Xtr, flows) if two else float(flows[0])
@@ -112,8 +112,8 @@ def predict_regressors(
 )->pd.DataFrame:
     "Per powder: AOR, HR, Hall time, probability of flowing and Carr index"
     Xte = np.asarray(Xte, float); Xte = np.where(np.isnan(Xte), fitted['fill'], Xte)
-    out = {c: fitted[c].predict(Xte) for c in ('AOR', 'HR', 'Flow_rate')}
-    out['Flow_rate'] = np.exp(out['Flow_rate'])
+    out = {c: fitted[c].predict(Xte) for c in ('AOR', 'HR', 'Hall_time')}
+    out['Hall_time'] = np.exp(out['Hall_time'])
     f = fitted['flowable']
     out['p_flowable'] = np.full(len(Xte), f) if isinstance(f, float) else f.predict_proba(Xte)[:, 1]
     out['CI'] = carr_index(np.clip(out['HR'], 1, None))
@@ -135,7 +135,7 @@ def mean_predictions(
     pred = pd.DataFrame(dict(powder_name=list(names)))
     for c in ('AOR', 'HR'): pred[c] = labels[c].mean()
     pred['CI'] = carr_index(labels.HR.mean())
-    pred['Flow_rate'], pred['p_flowable'] = np.exp(np.log(labels.Flow_rate).mean()), labels.flowable.mean()
+    pred['Hall_time'], pred['p_flowable'] = np.exp(np.log(labels.Hall_time).mean()), labels.flowable.mean()
     return pred
 
 # %% ../nbs/05a_evaluation.ipynb #4535417b
@@ -168,7 +168,7 @@ def noise_free_predictions(
         p = Powder(**{f: getattr(r, f) for f in Powder.__dataclass_fields__})
         t = true_labels(p, model)
         mu = (model.aor_crit - t['AOR']) / model.aor_width + (model.hr_crit - t['HR']) / model.hr_width
-        rows.append(dict(powder_name=r.name, AOR=t['AOR'], HR=t['HR'], CI=float(carr_index(max(t['HR'], 1.))), Flow_rate=t['hall_s'],
+        rows.append(dict(powder_name=r.name, AOR=t['AOR'], HR=t['HR'], CI=float(carr_index(max(t['HR'], 1.))), Hall_time=t['hall_s'],
                          p_flowable=float(norm.cdf(mu / model.flow_noise)) * (t['hall_s'] < model.t_max_s)))
     return pd.DataFrame(rows)
 
@@ -195,10 +195,10 @@ def morphometry_baseline(
 
 # %% ../nbs/05a_evaluation.ipynb #3dd3c8cb
 PREDICTION_COLUMNS = ['repeat', 'fold', 'powder_name', 'model', 'AOR_true', 'AOR_pred', 'HR_true', 'HR_pred',
-                      'Flow_rate_true', 'Flow_rate_pred', 'flowable_true', 'flowable_prob']
+                      'Hall_time_true', 'Hall_time_pred', 'flowable_true', 'flowable_prob']
 
 def prediction_rows(
-    pred, # per-powder predictions: powder_name, AOR, HR, Flow_rate, p_flowable
+    pred, # per-powder predictions: powder_name, AOR, HR, Hall_time, p_flowable
     labels, # `powder_labels` of (at least) those powders
     fold_rows, # their `cv_folds` rows (repeat, fold, powder_name)
     model, # the model's name
@@ -208,7 +208,7 @@ def prediction_rows(
     d = fold_rows.set_index('powder_name').loc[pred.powder_name]
     return pd.DataFrame(dict(repeat=d.repeat.to_numpy(), fold=d.fold.to_numpy(), powder_name=pred.powder_name.to_numpy(), model=model,
                              AOR_true=t.AOR.to_numpy(), AOR_pred=pred.AOR.to_numpy(), HR_true=t.HR.to_numpy(), HR_pred=pred.HR.to_numpy(),
-                             Flow_rate_true=t.Flow_rate.to_numpy(), Flow_rate_pred=pred.Flow_rate.to_numpy(),
+                             Hall_time_true=t.Hall_time.to_numpy(), Hall_time_pred=pred.Hall_time.to_numpy(),
                              flowable_true=t.flowable.to_numpy(bool), flowable_prob=pred.p_flowable.to_numpy()))
 
 def crossvalidate(
@@ -233,7 +233,7 @@ def crossvalidate(
 
 # %% ../nbs/05a_evaluation.ipynb #70b9d8cc
 KEY_METRICS = (   # the study's key metrics, per powder: the headline's, the grid's, the robustness tables' and `metrics_table`'s
-    ('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('Flow_rate', 'MAPE'), ('flowable', 'ROC_AUC'), ('flowable', 'Brier'))
+    ('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('Hall_time', 'MAPE'), ('flowable', 'ROC_AUC'), ('flowable', 'Brier'))
 
 def _metric(name, y, p, idx):
     "Metric `name` of truth y and prediction p (vectors over powders) on each row of resample indices `idx` (B x n)"
@@ -310,7 +310,7 @@ def paired_differences(
 
 # %% ../nbs/05a_evaluation.ipynb #15246471
 def intervals_of(
-    pred, # one model's per-powder predictions on one split: powder_name, AOR, HR, Flow_rate, p_flowable
+    pred, # one model's per-powder predictions on one split: powder_name, AOR, HR, Hall_time, p_flowable
     labels, # `powder_labels` of those powders
     n_boot=2000, # bootstrap resamples of the powders
     seed=0, # seed of the resampling

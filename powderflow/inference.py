@@ -13,7 +13,7 @@ from . import __version__
 from .core import atomic_write, carr_index, flow_class, save_model_folder, read_model_folder
 from .data import Scalers, cache_images, read_records, TileDataset, TileLoader, BatchAugment, RecordError
 from .model import PowderNet, BackboneError, OUTPUTS
-from .conversion import get_pipeline
+from .conversion import prepare_tile, resize_tile
 from .evaluation import evaluate_predictions, powder_labels
 from .config import TrainConfig
 
@@ -91,7 +91,7 @@ def predict_tiles(
     out = pd.concat([df[['powder_name', 'magnification']].reset_index(drop=True), pred[list(PRED_COLS)]], axis=1)
     return (out, torch.cat(feats).numpy()) if features else out
 
-PRED_COLS = ('AOR', 'HR', 'CI', 'Flow_rate', 'p_flowable')   # what `predict_tiles` predicts per tile
+PRED_COLS = ('AOR', 'HR', 'CI', 'Hall_time', 'p_flowable')   # what `predict_tiles` predicts per tile
 
 def powder_predictions(
     tiles, # `predict_tiles` output
@@ -219,8 +219,7 @@ def predict_files(
     pixel_size_um=None, # pixel size (um) of images whose metadata gives no scale
 )->tuple[pd.DataFrame, pd.DataFrame]:
     "Predict per tile and per powder for new micrographs: returns (tiles DataFrame, powders DataFrame)"
-    import cv2
-    from powderflow.conversion import convert8, TileError
+    from powderflow.conversion import TileError
     from powderflow.semfiles import read_micrograph, image_files, powder_of, MetadataError
     files = image_files(paths)
     model, cfg, scalers = load_model(model_dir)
@@ -232,12 +231,12 @@ def predict_files(
         try:
             img, meta = read_micrograph(f, pixel_size_um, magnification)
             if img.min() == img.max(): raise RecordError(f'{f}: constant image (every pixel is {img.flat[0]}): nothing to see')
-            img8 = get_pipeline(cfg.method)(img) if img.dtype == np.uint16 else convert8(img, cfg.method)
+            img8 = prepare_tile(img, cfg.method)
         except (TileError, MetadataError, ValueError) as e: raise RecordError(str(e) if str(f) in str(e) else f'{f}: {e}') from None
         if 'magnification' not in meta: raise RecordError(f'{f}: no scale: the file gives neither a pixel size nor a magnification; '
                                                           'pass --pixel-size UM or --magnification M')
         for k, crop in enumerate(_square_crops(img8)):
-            images.append(cv2.resize(crop, (cfg.cache_size,) * 2, interpolation=cv2.INTER_AREA) if crop.shape[0] != cfg.cache_size else crop)
+            images.append(resize_tile(crop, cfg.cache_size))
             rows.append(dict(image_path=str(Path(f).absolute()), crop=k, powder_name=powder or powder_of(f, given),
                              magnification=float(meta['magnification']), pixel_size_um=meta.get('pixel_size_um'), bit_depth=meta['bit_depth'],
                              scale_source=meta.get('scale_source', 'given'), scale_warning=meta.get('scale_warning', ''),

@@ -36,7 +36,7 @@ __all__ = ['LOSS_WEIGHTS', 'RUN_TABLES', 'PowderLoss', 'EpochSeed', 'ResumableSa
            'metrics_table', 'study_model', 'plot_parity', 'plot_history', 'write_training_figures']
 
 # %% ../nbs/05_training.ipynb #75aa3a4d
-LOSS_WEIGHTS = dict(AOR=1.0, HR=1.0, Flow_rate=0.5, flowable=1.0)
+LOSS_WEIGHTS = dict(AOR=1.0, HR=1.0, Hall_time=0.5, flowable=1.0)
 
 class PowderLoss(nn.Module):
     "Masked multitask loss: MSE on standardised AOR, HR, ln Hall (flowable samples only), BCE on flowable"
@@ -295,7 +295,7 @@ def plot_parity(
     import matplotlib.pyplot as plt
     t = truth.set_index('powder_name')
     fig, axs = plt.subplots(1, 4, figsize=(16, 4))
-    for ax, col, unit in zip(axs, ('AOR', 'HR', 'CI', 'Flow_rate'), ('deg', '', '%', 's/50 g')):
+    for ax, col, unit in zip(axs, ('AOR', 'HR', 'CI', 'Hall_time'), ('deg', '', '%', 's/50 g')):
         tt = t.loc[tiles.powder_name, col].to_numpy(float); tp = t.loc[per_powder.powder_name, col].to_numpy(float)
         ax.scatter(tt, tiles[col], s=6, alpha=0.25, color='0.5', label='tiles')
         ax.errorbar(tp, per_powder[col], yerr=per_powder[f'{col}_sd'], fmt='o', color='C0', capsize=2, label='powders (mean +- sd)')
@@ -303,7 +303,7 @@ def plot_parity(
         lo, hi = (np.nanmin(np.r_[tp, per_powder[col]]), np.nanmax(np.r_[tp, per_powder[col]])) if ok.any() else (0, 1)
         ax.plot([lo, hi], [lo, hi], 'k--', lw=1)
         r2 = regression_metrics(tp, per_powder[col])['R2']
-        ax.set_title(f'{"Hall time" if col == "Flow_rate" else col}: powder R2 {r2:.2f}'); ax.set_xlabel(f'true {unit}'); ax.set_ylabel(f'predicted {unit}')
+        ax.set_title(f'{"Hall time" if col == "Hall_time" else col}: powder R2 {r2:.2f}'); ax.set_xlabel(f'true {unit}'); ax.set_ylabel(f'predicted {unit}')
     axs[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -326,21 +326,22 @@ def write_training_figures(
     res, # a `TrainingRun`
     out, # figures folder
     profile, # the data's profile (named in the table)
-):
-    "Parity plot, training curves and the metrics table of a run, into `out`"
+    prefix='', # put before each file name (the study's notebook: its number)
+)->Path:
+    "Parity plot, training curves and the metrics table of a run, into `out`: `{prefix}parity.png`, `{prefix}metrics.md`, ..."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     import matplotlib.pyplot as plt
-    for name, fig in [('05_parity.png', plot_parity(res.tiles, res.powders, res.truth)),
-                      ('05_training_curves.png', plot_history(Path(res.learn.path)/'history.csv'))]:
-        save_figure(fig, out/name); plt.close(fig)
+    for name, fig in [('parity.png', plot_parity(res.tiles, res.powders, res.truth)),
+                      ('training_curves.png', plot_history(Path(res.learn.path)/'history.csv'))]:
+        save_figure(fig, out/f'{prefix}{name}'); plt.close(fig)
     cfg = res.cfg
     ints = pd.concat([intervals_of(p, res.truth, seed=cfg.seed).assign(model=k, level='powder')
                       for k, p in {'model': res.powders, **res.baselines}.items()], ignore_index=True)
     keys = ['model', 'level', 'target', 'metric']
-    with atomic_write(out/'05_metrics.csv', 'w') as f: res.metrics.merge(ints[keys + ['lo', 'hi']], how='left', on=keys).to_csv(f, index=False)
+    with atomic_write(out/f'{prefix}metrics.csv', 'w') as f: res.metrics.merge(ints[keys + ['lo', 'hi']], how='left', on=keys).to_csv(f, index=False)
     head = (f'Profile {profile}; {cfg.backbone}, {cfg.method}, {cfg.size} px, {cfg.epochs} epochs max; test split: '
             f'{res.truth.powder_name.nunique()} powders never seen in training (split by powder). Per-tile and per-powder rows.\n\n')
     tail = ('\n\nPer powder, value [95 % bootstrap interval over these test powders]: one split, a quick look; the headline is '
             "05a's cross-validation.\n\n" + metrics_with_intervals(ints).to_markdown())
-    with atomic_write(out/'05_metrics.md', 'w') as f: f.write(head + metrics_table(res.metrics).to_markdown() + tail + '\n')
-    return out/'05_parity.png'
+    with atomic_write(out/f'{prefix}metrics.md', 'w') as f: f.write(head + metrics_table(res.metrics).to_markdown() + tail + '\n')
+    return out/f'{prefix}parity.png'

@@ -154,7 +154,7 @@ def _n_features(m):
     return getattr(m, 'head_hidden_size', None) or m.num_features
 
 # %% ../nbs/04_model.ipynb #7dbd0179
-OUTPUTS = ('AOR', 'HR', 'Flow_rate', 'flowable')  # the four outputs: standardised AOR, HR, ln(Hall); logit of flowable
+OUTPUTS = ('AOR', 'HR', 'Hall_time', 'flowable')  # the four outputs: standardised AOR, HR, ln(Hall); logit of flowable
 
 class PowderNet(nn.Module):
     "Backbone features + magnification branch -> shared trunk -> AOR, HR, ln Hall (standardised) and the flowable logit"

@@ -5,7 +5,7 @@
 # %% ../nbs/06_robustness.ipynb #22692f01
 from __future__ import annotations
 import numpy as np, pandas as pd, cv2
-from .conversion import read_tile, get_pipeline, METHODS
+from .conversion import read_tile, prepare_tile, METHODS
 from .inference import load_model, predict_tiles, powder_predictions
 from .evaluation import (evaluate_predictions, powder_labels, fit_regressors, predict_regressors, prediction_rows, cv_metrics,
                                    paired_differences, intervals_of, KEY_METRICS)
@@ -104,12 +104,9 @@ def prepared_images(
     fn, stage, _ = DEGRADATIONS[degradation] if degradation else (None, None, None)
     out = np.empty((len(df), cache_size, cache_size), np.uint8)
     for i, p in enumerate(df.image_path):
-        rng = np.random.default_rng([seed, i])
-        img = read_tile(p)[0]
-        if stage == '16-bit': img = fn(img, severity, rng)
-        img8 = get_pipeline(method)(img)
-        if stage == '8-bit': img8 = fn(img8, severity, rng)
-        out[i] = cv2.resize(img8, (cache_size, cache_size), interpolation=cv2.INTER_AREA)
+        degrade = (lambda x, rng=np.random.default_rng([seed, i]): fn(x, severity, rng)) if fn else None
+        out[i] = prepare_tile(read_tile(p)[0], method, cache_size, degrade16=degrade if stage == '16-bit' else None,
+                              degrade8=degrade if stage == '8-bit' else None)
     return out
 
 def with_intervals(metrics, per, truth, seed=0):  # `evaluate_predictions` output; the per-powder predictions; their labels

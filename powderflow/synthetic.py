@@ -20,7 +20,7 @@ __all__ = ['REAL_LABELS', 'MATERIALS', 'ROUTES', 'MATERIAL_ROUTES', 'D50_RANGE_U
            'study_data']
 
 # %% ../nbs/02_synthetic.ipynb #8e951b54
-REAL_LABELS = pd.read_csv(io.StringIO("""powder_name,AOR,HR,Flow_rate
+REAL_LABELS = pd.read_csv(io.StringIO("""powder_name,AOR,HR,Hall_time
 316L,28.2,1.2446,36.4
 Al-ALLOY-TOYO-1,35.7,1.2424,
 Al-ALLOY-TOYO-2,29.3,1.1343,88.5
@@ -203,14 +203,14 @@ def measure(
     rng, # numpy Generator
     m=LabelModel(), # the label model's constants
 ):
-    "One measured label set of `p`: AOR, HR, CI, Flow_rate (NaN when it does not flow) and flowable"
+    "One measured label set of `p`: AOR, HR, CI, Hall_time (NaN when it does not flow) and flowable"
     t = true_labels(p, m)
     latent = (m.aor_crit - t['AOR']) / m.aor_width + (m.hr_crit - t['HR']) / m.hr_width + rng.normal(0, m.flow_noise)
     flowable = bool(latent > 0 and t['hall_s'] < m.t_max_s)
     hr = max(t['HR'] + rng.normal(0, m.noise_hr), 1.0)  # tapped density is never below bulk density
     aor = t['AOR'] + rng.normal(0, m.noise_aor)
     hall = t['hall_s'] * math.exp(rng.normal(0, m.noise_hall))
-    return dict(AOR=round(aor, 2), HR=round(hr, 4), CI=float(carr_index(round(hr, 4))), Flow_rate=round(hall, 2) if flowable else np.nan,
+    return dict(AOR=round(aor, 2), HR=round(hr, 4), CI=float(carr_index(round(hr, 4))), Hall_time=round(hall, 2) if flowable else np.nan,
                 flowable=flowable, bond=t['bond'], bulk_density=t['bulk_density'])
 
 # %% ../nbs/02_synthetic.ipynb #e92fe3c6
@@ -245,15 +245,15 @@ def plot_labels(
     "Figure: distributions of AOR, HR and Hall time, simulated beside real, and AOR against HR by class"
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 4, figsize=(17, 3.6))
-    for ax, col, bins in zip(axs, ['AOR', 'HR', 'Flow_rate'], [np.linspace(15, 62, 20), np.linspace(1, 2.4, 22), np.geomspace(8, 250, 18)]):
+    for ax, col, bins in zip(axs, ['AOR', 'HR', 'Hall_time'], [np.linspace(15, 62, 20), np.linspace(1, 2.4, 22), np.geomspace(8, 250, 18)]):
         ax.hist(real[col].dropna(), bins, alpha=.55, label=f'real (n={real[col].notna().sum()})', color='C0')
         ax.hist(powders[col].dropna(), bins, alpha=.55, label=f'simulated (n={powders[col].notna().sum()})', color='C1')
-        ax.set_xlabel({'AOR': 'angle of repose (deg)', 'HR': 'Hausner ratio', 'Flow_rate': 'Hall flow time (s/50 g), flowable only'}[col])
-        if col == 'Flow_rate': ax.set_xscale('log')
+        ax.set_xlabel({'AOR': 'angle of repose (deg)', 'HR': 'Hausner ratio', 'Hall_time': 'Hall flow time (s/50 g), flowable only'}[col])
+        if col == 'Hall_time': ax.set_xscale('log')
         ax.legend(fontsize=8)
     ax = axs[3]
     for df, mk, lab in [(real, 'o', 'real'), (powders, 'x', 'simulated')]:
-        fl = df.Flow_rate.notna()
+        fl = df.Hall_time.notna()
         ax.scatter(df.AOR[fl], df.HR[fl], marker=mk, c='C2', label=f'{lab}, flows')
         ax.scatter(df.AOR[~fl], df.HR[~fl], marker=mk, c='C3', label=f'{lab}, does not flow')
     ax.set_xlabel('AOR (deg)'); ax.set_ylabel('HR'); ax.legend(fontsize=7)
@@ -261,13 +261,13 @@ def plot_labels(
     return fig
 
 def label_summary(
-    df, # powders with AOR, HR, Flow_rate
+    df, # powders with AOR, HR, Hall_time
 ):
     "The facts DESIGN.md gives for the real powders, computed for `df`"
-    fl = df.Flow_rate.notna()
+    fl = df.Hall_time.notna()
     return pd.Series({'powders': len(df), 'flowable': int(fl.sum()), 'AOR min': df.AOR.min(), 'AOR max': df.AOR.max(),
         'AOR mean': df.AOR.mean(), 'AOR sd': df.AOR.std(), 'HR min': df.HR.min(), 'HR max': df.HR.max(),
-        'Hall min': df.Flow_rate.min(), 'Hall median': df.Flow_rate.median(), 'Hall max': df.Flow_rate.max(),
+        'Hall min': df.Hall_time.min(), 'Hall median': df.Hall_time.median(), 'Hall max': df.Hall_time.max(),
         'flowable AOR max': df.AOR[fl].max(), 'flowable HR max': df.HR[fl].max(),
         'not flowable AOR min': df.AOR[~fl].min(), 'not flowable HR min': df.HR[~fl].min(), 'r(AOR, HR)': df.AOR.corr(df.HR)}).round(3)
 
@@ -434,7 +434,7 @@ def gallery(
             ax.plot([size * 0.05, size * 0.05 + bar_um / tile_pixel_size_um(mag)], [size * 0.93] * 2, color='yellow', lw=3)
             ax.text(size * 0.05, size * 0.88, f'{bar_um:g} um', color='yellow', fontsize=8)
             if i == 0:
-                hall = 'no flow' if np.isnan(row.Flow_rate) else f'Hall {row.Flow_rate:.0f} s'
+                hall = 'no flow' if np.isnan(row.Hall_time) else f'Hall {row.Hall_time:.0f} s'
                 ax.set_title(f'{route}\n{p.name}: AOR {row.AOR:.0f}, HR {row.HR:.2f}\n{hall}', fontsize=8)
             if j == 0: ax.set_ylabel(f'{mag}x', fontsize=10)
     fig.tight_layout()
@@ -446,7 +446,8 @@ PROFILES = {  # profile: powders (None: all), magnifications per powder (None: a
     'quick': dict(n_powders=None, max_mags=None, tiles_per_mag=8, size=256),
     'full':  dict(n_powders=None, max_mags=None, tiles_per_mag=120, size=512),
 }
-GENERATOR_VERSION = 2  # bump when the simulator's output changes for the same parameters (2: particles placed with limited overlap)
+GENERATOR_VERSION = 3  # bump when the simulator's output changes for the same parameters (2: particles placed with limited overlap;
+                       # 3: the records' Hall time column is Hall_time, the seed's Flow_rate only in the seed format)
 
 def mag_label(
     magnification, # e.g. 500
@@ -506,7 +507,7 @@ def _render_job(job, out=None, size=256):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_tile(path, img, **meta, tile_id=k)
     return dict(image_path=rel, powder_name=row['name'], magnification=mag, tile_id=k, pixel_size_um=tile_pixel_size_um(mag),
-                **{c: row[c] for c in ('AOR', 'HR', 'CI', 'Flow_rate', 'flowable')})
+                **{c: row[c] for c in ('AOR', 'HR', 'CI', 'Hall_time', 'flowable')})
 
 _OUTPUTS = ('tiles', 'seed', 'records.csv', 'powders.csv')  # what `synthesize` writes besides its manifest
 
@@ -580,7 +581,7 @@ def write_seed_format(out, records, methods=None, n_workers=None, progress=True)
             targets[out/'seed'/Path(*parts)] = m
             rows.append(dict(image_path='{DATASET_ROOT}/' + '\\'.join(parts), magnification=r.magnification,
                              magnification_scaled=(math.log(r.magnification) - 6.681) / 0.5561, powder_name=r.powder_name,
-                             convert_method=m, AOR=r.AOR, HR=r.HR, CI=r.CI, Flow_rate=r.Flow_rate))
+                             convert_method=m, AOR=r.AOR, HR=r.HR, CI=r.CI, Flow_rate=r.Hall_time))   # the seed's name
         jobs.append((str(out/r.image_path), targets))
     status = [s for st in parallel_map(convert_job, jobs, n_workers, progress) for s in st]
     bad = [s for s in status if s.startswith('error')]

@@ -50,7 +50,7 @@ def test_missing_and_corrupt_tiles_are_named(tiny, tmp_path):
     ('magnification', 'x500', "column magnification: not a number in row(s) 2 (e.g. 'x500')"),
     ('HR', 0.95, 'column HR: missing or outside 1..3'),
     ('AOR', 120, 'column AOR: missing or outside 0..90 deg'),
-    ('Flow_rate', -3, 'column Flow_rate: zero or negative'),
+    ('Hall_time', -3, 'column Hall_time: zero or negative'),
 ])
 def test_bad_records_name_file_row_column(tiny, tmp_path, column, value, message):
     df = pd.read_csv(tiny/'records.csv')

@@ -20,7 +20,7 @@ def test_cli_synth_then_convert(tmp_path):
     merged = records.merge(powders, left_on='powder_name', right_on='name', suffixes=('', '_p'))
     np.testing.assert_array_equal(merged.AOR, merged.AOR_p)
     np.testing.assert_allclose(records.CI, 100 * (1 - 1 / records.HR), atol=1e-12)
-    assert records.Flow_rate.isna().equals(~records.flowable)
+    assert records.Hall_time.isna().equals(~records.flowable)
     # the records CSV is a valid input of the converter
     df = convert_tiles(tmp_path/'d'/'records.csv', tmp_path/'c', methods=['PC'], n_workers=2, progress=False)
     assert (df.status == 'done').sum() == 48
@@ -75,7 +75,7 @@ def test_default_set_matches_the_seed_balance_for_other_seeds():
     for seed in (1, 2, 3):
         p = default_powders(seed)
         assert len(p) == 38 and p.flowable.sum() == 21 and p.name.is_unique
-        assert p.Flow_rate.isna().equals(~p.flowable)
+        assert p.Hall_time.isna().equals(~p.flowable)
 
 def test_same_bytes_whatever_the_worker_count(tmp_path):
     synthesize(tmp_path/'serial', 'tiny', seed_format=True, n_workers=0, progress=False)

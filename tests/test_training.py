@@ -21,7 +21,7 @@ def trained(tmp_path_factory):
 
 def test_train_writes_model_metrics_figures(trained):
     d, out = trained
-    for f in ('model/model.safetensors', 'model/config.json', 'metrics.csv', 'history.csv', 'figures/05_parity.png', 'figures/05_metrics.md'):
+    for f in ('model/model.safetensors', 'model/config.json', 'metrics.csv', 'history.csv', 'figures/parity.png', 'figures/metrics.md', 'figures/training_curves.png'):
         assert (d/'run'/f).exists(), f
     conf = json.loads((d/'run'/'model'/'config.json').read_text())
     assert conf['config']['backbone'] == 'resnet18' and conf['config']['seed'] == 3 and conf['config']['size'] == 32  # file + flag
