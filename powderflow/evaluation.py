@@ -48,7 +48,12 @@ def classification_metrics(
                 recall=skm.recall_score(y, c, zero_division=0), F1=skm.f1_score(y, c, zero_division=0), Brier=np.mean((p - y) ** 2),
                 ROC_AUC=skm.roc_auc_score(y, p) if two else np.nan, PR_AUC=skm.average_precision_score(y, p) if two else np.nan, n=len(y))
 
-def evaluate_predictions(pred, truth, model='model', level='powder'):  # predictions (per tile or powder); the true labels per powder; names
+def evaluate_predictions(
+    pred, # predictions, per tile or per powder
+    truth, # the true labels, one row per powder
+    model='model', # the model's name in the table
+    level='powder', # 'tile' or 'powder', named in the table
+)->pd.DataFrame:
     "Long table of metrics: model, level, target, metric, value"
     t = truth.set_index('powder_name').loc[pred.powder_name]
     rows = []
@@ -173,16 +178,27 @@ def noise_free_predictions(
     return pd.DataFrame(rows)
 
 # %% ../nbs/05a_evaluation.ipynb #7bda272d
-def mean_baseline(train, test):  # training and test records
+def mean_baseline(
+    train, # training records
+    test, # test records
+)->pd.DataFrame:
     "Per test powder: the training powders' mean of each target"
     return mean_predictions(powder_labels(train), sorted(test.powder_name.unique()))
 
-def feature_baseline(features, train, test):  # per-powder features (index: powder name); training and test records
+def feature_baseline(
+    features, # per-powder features (index: powder name)
+    train, # training records
+    test, # test records
+)->pd.DataFrame:
     "Per test powder: `fit_predict` on `features`, fitted on the training powders"
     tr, te = powder_labels(train), sorted(test.powder_name.unique())
     return pd.concat([pd.DataFrame(dict(powder_name=te)), fit_predict(features.loc[tr.powder_name], tr, features.loc[te])], axis=1)
 
-def oracle_baseline(train, test, powders):  # training and test records; the simulator's powders.csv
+def oracle_baseline(
+    train, # training records
+    test, # test records
+    powders, # the simulator's powders.csv
+)->pd.DataFrame:
     "Per test powder: regression on the simulator's true descriptors"
     return feature_baseline(oracle_features(powders), train, test)
 

@@ -159,7 +159,10 @@ def randomization_cascade(
         out.append((name, copy.deepcopy(m).eval()))
     return out
 
-def rank_correlation(a, b):  # two maps of one shape
+def rank_correlation(
+    a, # a map
+    b, # another of the same shape
+)->float:
     "Spearman rank correlation of two maps"
     return float(pd.Series(np.ravel(a)).corr(pd.Series(np.ravel(b)), method='spearman'))
 

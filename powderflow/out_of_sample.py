@@ -80,7 +80,12 @@ def crossvalidate_end_to_end(
     return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/08_out_of_sample.ipynb #3ce1db71
-def random_tile_split(records, valid_pct=0.15, test_pct=0.2, seed=0):  # records; shares; seed
+def random_tile_split(
+    records, # the records
+    valid_pct=0.15, # share of tiles for validation
+    test_pct=0.2, # share of tiles for testing
+    seed=0, # seed of the draw
+)->pd.Series:
     "The seed study's kind of split: tiles at random, so every powder is in every split (leaky on purpose)"
     r = np.random.default_rng(seed).random(len(records))
     return pd.Series(np.where(r < test_pct, 'test', np.where(r < test_pct + valid_pct, 'valid', 'train')), index=records.index, name='split')

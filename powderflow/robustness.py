@@ -109,7 +109,12 @@ def prepared_images(
                               degrade8=degrade if stage == '8-bit' else None)
     return out
 
-def with_intervals(metrics, per, truth, seed=0):  # `evaluate_predictions` output; the per-powder predictions; their labels
+def with_intervals(
+    metrics, # `evaluate_predictions` output
+    per, # the per-powder predictions
+    truth, # their labels
+    seed=0, # seed of the bootstrap
+)->pd.DataFrame:
     "The metrics with the 95 % bootstrap interval over powders (lo, hi) of those that `intervals_of` computes"
     return metrics.merge(intervals_of(per, truth, seed=seed)[['target', 'metric', 'lo', 'hi']], how='left', on=['target', 'metric'])
 
@@ -184,7 +189,11 @@ def cross_pipeline(
             rows.append(with_intervals(evaluate_predictions(per, truth, cfg.backbone, 'powder'), per, truth).assign(train_method=train_m, test_method=test_m))
     return pd.concat(rows, ignore_index=True)
 
-def plot_cross_pipeline(grid, target='AOR', metric='R2'):  # `cross_pipeline`; the metric to show
+def plot_cross_pipeline(
+    grid, # `cross_pipeline` output
+    target='AOR', # the target to show
+    metric='R2', # its metric
+):
     "Figure: a train x test pipeline heat map of one metric"
     import matplotlib.pyplot as plt
     m = grid[(grid.target == target) & (grid.metric == metric)].pivot(index='train_method', columns='test_method', values='value')

@@ -570,7 +570,13 @@ def seed_row_col(
     "The seed's tile name for tile `tile_id`: tiles fill a frame row by row"
     return f'Tile_r{tile_id // cols:03d}_c{tile_id % cols:03d}.tiff'
 
-def write_seed_format(out, records, methods=None, n_workers=None, progress=True):  # data folder; its records; pipelines (default: the 12)
+def write_seed_format(
+    out, # the data folder
+    records, # its records
+    methods=None, # pipelines (default: the study's 12)
+    n_workers=None, # processes (default: all cores)
+    progress=True, # show a progress bar?
+)->Path:
     "Convert every tile of `records` by each pipeline into `out/seed/...` and write `out/seed/data.csv` in the seed's columns"
     out, methods = Path(out), list(methods or METHODS)
     rows, jobs = [], []

@@ -220,7 +220,10 @@ def compare_spectra(
         rows.append(dict(model=name, **spectra_metrics(test.target, p), parameters=0, train_s=0.))
     return pd.DataFrame(rows), preds
 
-def plot_spectra_parity(preds, table):  # `compare_spectra`'s predictions and table
+def plot_spectra_parity(
+    preds, # `compare_spectra`'s predictions
+    table, # and its table
+):
     "Predicted against true target on the test specimen, a panel per model"
     import matplotlib.pyplot as plt
     names = [n for n in preds if n != 'mean']
