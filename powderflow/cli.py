@@ -18,35 +18,55 @@ __all__ = ['main']
 
 # %% ../nbs/90_cli.ipynb #b6dcd65f
 def _parser():
-    p = argparse.ArgumentParser(prog='powderflow', description='Metal-powder flowability from SEM micrographs: the study and its tools.')
+    p = argparse.ArgumentParser(prog='powderflow',
+                                description='Metal-powder flowability from SEM micrographs: the study and '
+                                            'its tools.')
     p.add_argument('--version', action='version', version=f'powderflow {__version__}')
     sub = p.add_subparsers(dest='cmd', metavar='COMMAND', required=True)
 
-    r = sub.add_parser('reproduce', help='run the study: execute the numbered notebooks with papermill; figures, tables and a manifest into OUT')
+    r = sub.add_parser('reproduce',
+                       help='run the study: execute the numbered notebooks with papermill; figures, tables '
+                            'and a manifest into OUT')
     r.add_argument('--profile', choices=['tiny', 'quick', 'full'], default='quick',
-                   help='tiny: smoke test (~2 min, CPU); quick: the study on a 2-core CPU (<20 min); full: paper scale, GPU (hours). Default: quick')
-    r.add_argument('--out', default=None, help='folder for figures and tables (default: figures, or RUN/figures for tiny)')
-    r.add_argument('--run', default=None, help='run folder: data, models, executed notebooks (default: runs/study-PROFILE-seedSEED)')
-    r.add_argument('--data', default=None, help='your data folder (records.csv), or where the simulated benchmark goes (default: RUN/data)')
-    r.add_argument('--backbones', nargs='+', default=None, metavar='NAME', help="the grid's backbones (default: the profile's)")
-    r.add_argument('--pipelines', nargs='+', default=None, metavar='NAME', help="the grid's pipelines (default: the profile's)")
+                   help='tiny: smoke test (~2 min, CPU); quick: the study on a 2-core CPU (<20 min); full: '
+                        'paper scale, GPU (hours). Default: quick')
+    r.add_argument('--out', default=None,
+                   help='folder for figures and tables (default: figures, or RUN/figures for tiny)')
+    r.add_argument('--run', default=None,
+                   help='run folder: data, models, executed notebooks (default: runs/study-PROFILE-seedSEED)')
+    r.add_argument('--data', default=None,
+                   help='your data folder (records.csv), or where the simulated benchmark goes (default: '
+                        'RUN/data)')
+    r.add_argument('--backbones', nargs='+', default=None, metavar='NAME',
+                   help="the grid's backbones (default: the profile's)")
+    r.add_argument('--pipelines', nargs='+', default=None, metavar='NAME',
+                   help="the grid's pipelines (default: the profile's)")
     r.add_argument('--epochs', type=int, default=None, help="default: the profile's")
-    r.add_argument('--size', type=int, default=None, help="model input side in pixels (default: the profile's)")
+    r.add_argument('--size', type=int, default=None,
+                   help="model input side in pixels (default: the profile's)")
     r.add_argument('--seed', type=int, default=0)
     r.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: a GPU if there is one)')
-    r.add_argument('--notebooks', default=None, help="folder of the study's notebooks (default: the checkout's nbs/)")
-    r.add_argument('--only', nargs='+', default=None, metavar='NOTEBOOK', help='run only these notebooks (e.g. 05_training 05b_study_grid)')
+    r.add_argument('--notebooks', default=None,
+                   help="folder of the study's notebooks (default: the checkout's nbs/)")
+    r.add_argument('--only', nargs='+', default=None, metavar='NOTEBOOK',
+                   help='run only these notebooks (e.g. 05_training 05b_study_grid)')
     r.add_argument('--notebook-outputs', action='store_true',
-                   help="when the study has run, put each executed notebook's figures, tables and checks into its source notebook")
+                   help="when the study has run, put each executed notebook's figures, tables and checks "
+                        "into its source notebook")
 
     c = sub.add_parser('convert', help='convert 16-bit tiles to 8 bits by one or more pipelines (resumable)')
-    c.add_argument('src', nargs='+', help='16-bit TIFF tiles, folders of them (recursive), or a records CSV with an image_path column')
+    c.add_argument('src', nargs='+',
+                   help='16-bit TIFF tiles, folders of them (recursive), or a records CSV with an '
+                        'image_path column')
     c.add_argument('dst', help='output folder (files in DST/METHOD/...) or, with --array, the .npy file')
-    c.add_argument('-m', '--methods', nargs='+', default=None, metavar='METHOD', help='pipelines (default: all 12); see `powderflow pipelines`')
-    c.add_argument('--format', choices=['tiff', 'png', 'array'], default='tiff', help='8-bit TIFF/PNG files, or one memory-mapped .npy array per method')
+    c.add_argument('-m', '--methods', nargs='+', default=None, metavar='METHOD',
+                   help='pipelines (default: all 12); see `powderflow pipelines`')
+    c.add_argument('--format', choices=['tiff', 'png', 'array'], default='tiff',
+                   help='8-bit TIFF/PNG files, or one memory-mapped .npy array per method')
     c.add_argument('--workers', type=int, default=None, help='processes (default: all cores; 0: serial)')
     c.add_argument('--overwrite', action='store_true', help='redo outputs that exist already')
-    c.add_argument('--keep-going', action='store_true', help='report bad tiles in the table instead of failing at the end')
+    c.add_argument('--keep-going', action='store_true',
+                   help='report bad tiles in the table instead of failing at the end')
 
     sub.add_parser('pipelines', help='list the conversion pipelines and their steps')
 
@@ -54,53 +74,84 @@ def _parser():
     s.add_argument('--profile', default='tiny', help=f'size: {", ".join(syn.PROFILES)} (default: tiny)')
     s.add_argument('--out', required=True, help='output folder')
     s.add_argument('--seed', type=int, default=0, help='seed of the powders and tiles (default: 0)')
-    s.add_argument('--seed-format', action='store_true', help="also write the seed study's format (12 conversions + its CSV)")
+    s.add_argument('--seed-format', action='store_true',
+                   help="also write the seed study's format (12 conversions + its CSV)")
     s.add_argument('--workers', type=int, default=None, help='processes (default: all cores; 0: serial)')
     s.add_argument('--overwrite', action='store_true', help='replace a different data set in OUT')
-    s.add_argument('--tiles-per-mag', type=int, default=None, help="override the profile's tiles per magnification")
+    s.add_argument('--tiles-per-mag', type=int, default=None,
+                   help="override the profile's tiles per magnification")
     s.add_argument('--size', type=int, default=None, help="override the profile's tile side in pixels")
 
-    t = sub.add_parser('train', help='train a model on a records CSV or the simulated benchmark, evaluate it on held-out powders')
-    t.add_argument('--config', default=None, help='JSON or YAML file of TrainConfig fields (and records/profile/out), or a spectra experiment (task: spectra, see configs/); flags override it')
+    t = sub.add_parser('train',
+                       help='train a model on a records CSV or the simulated benchmark, evaluate it on '
+                            'held-out powders')
+    t.add_argument('--config', default=None,
+                   help='JSON or YAML file of TrainConfig fields (and records/profile/out), or a spectra '
+                        'experiment (task: spectra, see configs/); flags override it')
     t.add_argument('--records', default=None, help='records CSV (default: simulated data of --profile)')
-    t.add_argument('--dataset-root', default=None, help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
-    t.add_argument('--profile', default=None, help="training defaults, and the simulated data when no --records: tiny, quick or full (default: quick)")
+    t.add_argument('--dataset-root', default=None,
+                   help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
+    t.add_argument('--profile', default=None,
+                   help="training defaults, and the simulated data when no --records: tiny, quick or full "
+                        "(default: quick)")
     t.add_argument('--out', default=None, help='run folder (default: runs/BACKBONE-METHOD-SIZE)')
-    for k, typ in [('backbone', str), ('method', str), ('size', int), ('epochs', int), ('bs', int), ('lr', float), ('seed', int),
+    for k, typ in [('backbone', str), ('method', str), ('size', int), ('epochs', int), ('bs', int),
+                   ('lr', float), ('seed', int),
                    ('patience', int), ('weights', str)]:
         t.add_argument(f'--{k}', type=typ, default=None)
-    t.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: a GPU if there is one; under accelerate launch, each process its own)')
+    t.add_argument('--device', default=None,
+                   help='cpu, cuda, cuda:1 (default: a GPU if there is one; under accelerate launch, each '
+                        'process its own)')
     t.add_argument('--pretrained', action='store_true', default=None,
-                   help='start from ImageNet weights: --weights FILE, else the local cache, else a download if the hub can be reached')
-    t.add_argument('--precision', choices=['auto', 'bf16', 'fp32'], default=None, help='auto (default): bf16 autocast on a GPU, fp32 on the CPU')
+                   help='start from ImageNet weights: --weights FILE, else the local cache, else a download '
+                        'if the hub can be reached')
+    t.add_argument('--precision', choices=['auto', 'bf16', 'fp32'], default=None,
+                   help='auto (default): bf16 autocast on a GPU, fp32 on the CPU')
     t.add_argument('--memory-format', choices=['auto', 'channels_last', 'contiguous'], default=None,
                    help='auto (default): channels_last on a GPU, contiguous on the CPU')
-    t.add_argument('--no-mag', action='store_true', help='image only: leave the magnification out (the ablation)')
-    t.add_argument('--holdout', nargs='*', default=None, help='powders kept out of training, validation and test')
-    t.add_argument('--no-resume', action='store_true', help='start again even if the run folder holds an interrupted run')
+    t.add_argument('--no-mag', action='store_true',
+                   help='image only: leave the magnification out (the ablation)')
+    t.add_argument('--holdout', nargs='*', default=None,
+                   help='powders kept out of training, validation and test')
+    t.add_argument('--no-resume', action='store_true',
+                   help='start again even if the run folder holds an interrupted run')
 
-    e = sub.add_parser('evaluate', help='metrics of a saved model on labelled records (their test split if they have one)')
+    e = sub.add_parser('evaluate',
+                       help='metrics of a saved model on labelled records (their test split if they have one)')
     e.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
     e.add_argument('--records', required=True, help='records CSV')
-    e.add_argument('--dataset-root', default=None, help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
+    e.add_argument('--dataset-root', default=None,
+                   help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
     e.add_argument('--out', default=None, help='folder for predictions and metrics')
 
-    q = sub.add_parser('predict', help='predict flowability from SEM images: a CSV per tile and one per powder')
-    q.add_argument('tiles', nargs='+', help='SEM images (TIFF or PNG, 16-bit or 8-bit exports), folders of them, or a shell glob')
+    q = sub.add_parser('predict',
+                       help='predict flowability from SEM images: a CSV per tile and one per powder')
+    q.add_argument('tiles', nargs='+',
+                   help='SEM images (TIFF or PNG, 16-bit or 8-bit exports), folders of them, or a shell glob')
     q.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
-    q.add_argument('--magnification', type=float, default=None, help='for images whose metadata gives no scale')
-    q.add_argument('--pixel-size', type=float, default=None, metavar='UM', help='pixel size in um, for images whose metadata gives no scale')
+    q.add_argument('--magnification', type=float, default=None,
+                   help='for images whose metadata gives no scale')
+    q.add_argument('--pixel-size', type=float, default=None, metavar='UM',
+                   help='pixel size in um, for images whose metadata gives no scale')
     q.add_argument('--powder', default=None, help="the powder's name (default: each tile's folder name)")
-    q.add_argument('--out', default='predictions.csv', help='per-tile CSV; the per-powder one goes beside it (*_powders.csv)')
-    q.add_argument('--extra', nargs='*', default=[], metavar='NAME=VALUE', help="values of the model's extra inputs, e.g. density=7.9")
+    q.add_argument('--out', default='predictions.csv',
+                   help='per-tile CSV; the per-powder one goes beside it (*_powders.csv)')
+    q.add_argument('--extra', nargs='*', default=[], metavar='NAME=VALUE',
+                   help="values of the model's extra inputs, e.g. density=7.9")
 
-    m = sub.add_parser('morphology', help='particle size and shape from SEM images: label images, particles.csv, powders.csv, figures')
-    m.add_argument('images', nargs='+', help='SEM images (TIFF or PNG, 16-bit or 8-bit), folders of them, or globs')
+    m = sub.add_parser('morphology',
+                       help='particle size and shape from SEM images: label images, particles.csv, '
+                            'powders.csv, figures')
+    m.add_argument('images', nargs='+',
+                   help='SEM images (TIFF or PNG, 16-bit or 8-bit), folders of them, or globs')
     m.add_argument('--out', required=True, help='output folder')
     scale = m.add_mutually_exclusive_group()
-    scale.add_argument('--pixel-size', default=None, metavar='UM', help='pixel size in um, for images whose metadata gives no scale')
-    scale.add_argument('--magnification', default=None, metavar='M', help='magnification, for images whose metadata gives no scale')
-    m.add_argument('--powder', default=None, help="one powder name for all images (default: each image's folder name)")
+    scale.add_argument('--pixel-size', default=None, metavar='UM',
+                       help='pixel size in um, for images whose metadata gives no scale')
+    scale.add_argument('--magnification', default=None, metavar='M',
+                       help='magnification, for images whose metadata gives no scale')
+    m.add_argument('--powder', default=None,
+                   help="one powder name for all images (default: each image's folder name)")
     m.add_argument('--no-figures', action='store_true', help='skip the figure per powder')
 
     d = sub.add_parser('demo-tiles', help='write the small built-in set of 16-bit demo tiles')
@@ -114,17 +165,21 @@ def _parser():
 def _convert_cmd(a):
     if a.format == 'array':
         dst, methods = Path(a.dst), a.methods or cv.METHODS
-        if dst.suffix == '.npy' and len(methods) > 1: raise ValueError(f'{dst}: one .npy holds one pipeline; give a folder for {len(methods)}')
+        if dst.suffix == '.npy' and len(methods) > 1: raise ValueError(f'{dst}: one .npy holds one pipeline; '
+                                                                       f'give a folder for {len(methods)}')
         for m in methods:
             f = dst if dst.suffix == '.npy' else dst/f'{m}.npy'
-            arr = cv.convert_to_array(_one_or_many(a.src), f, m, n_workers=a.workers, overwrite=a.overwrite, strict=not a.keep_going)
+            arr = cv.convert_to_array(_one_or_many(a.src), f, m, n_workers=a.workers, overwrite=a.overwrite,
+                                      strict=not a.keep_going)
             print(f'{f}: {arr.shape} uint8')
         return
-    df = cv.convert_tiles(_one_or_many(a.src), a.dst, a.methods, ext='.' + a.format, n_workers=a.workers, overwrite=a.overwrite, strict=not a.keep_going)
+    df = cv.convert_tiles(_one_or_many(a.src), a.dst, a.methods, ext='.' + a.format, n_workers=a.workers,
+                          overwrite=a.overwrite, strict=not a.keep_going)
     print(df.status.str.split(':').str[0].value_counts().to_string())
     print(f'index of outputs: {Path(a.dst)/"conversions.csv"}')
 
-def _one_or_many(src): return src[0] if len(src) == 1 else src   # one folder, CSV or tile; or several (a shell glob)
+# one folder, CSV or tile; or several (a shell glob)
+def _one_or_many(src): return src[0] if len(src) == 1 else src
 
 def _pairs(items):
     "['density=7.9', ...] -> {'density': 7.9}"
@@ -142,7 +197,8 @@ def _records(records, dataset_root, method):
     from powderflow.data import read_seed_csv
     df = read_seed_csv(records, dataset_root)
     one = df[df.convert_method == method].reset_index(drop=True)
-    if not len(one): raise ValueError(f'{records}: no rows converted by {method!r} (methods: {", ".join(sorted(df.convert_method.unique()))})')
+    if not len(one): raise ValueError(f'{records}: no rows converted by {method!r} (methods: '
+                                      f'{", ".join(sorted(df.convert_method.unique()))})')
     return one
 
 def _train_cmd(a):
@@ -155,31 +211,41 @@ def _train_cmd(a):
     if conf.get('task') == 'spectra': return _spectra_train_cmd(a)
     known = {f.name for f in fields(TrainConfig)} | {'records', 'profile', 'out'}
     unknown = set(conf) - known
-    if unknown: raise ValueError(f'{a.config}: unknown setting(s) {", ".join(sorted(unknown))}; known: {", ".join(sorted(known))}')
-    over = {k: getattr(a, k) for k in ('backbone', 'method', 'size', 'epochs', 'bs', 'lr', 'seed', 'patience', 'weights', 'pretrained', 'precision',
+    if unknown: raise ValueError(f'{a.config}: unknown setting(s) {", ".join(sorted(unknown))}; known: '
+                                 f'{", ".join(sorted(known))}')
+    over = {k: getattr(a, k) for k in ('backbone', 'method', 'size', 'epochs', 'bs', 'lr', 'seed', 'patience',
+                                       'weights', 'pretrained', 'precision',
                                        'memory_format') if getattr(a, k) is not None}
     if a.no_mag: over['use_mag'] = False
     if a.holdout is not None: over['holdout'] = tuple(a.holdout)
     profile = a.profile or conf.get('profile') or 'quick'   # flag, then config file, then quick
-    cfg = profile_config(profile, **{k: tuple(v) if isinstance(v, list) else v for k, v in conf.items() if k not in ('records', 'profile', 'out')} | over)
+    cfg = profile_config(profile,
+                         **{k: tuple(v) if isinstance(v, list) else v for k, v in conf.items() if k not in ('records', 'profile', 'out')} | over)
     records = a.records or conf.get('records')
     if not records:
-        with rank0_first(default_device(a.device)):   # under `accelerate launch`, one process generates the data, the others wait
+        # under `accelerate launch`, one process generates the data, the others wait
+        with rank0_first(default_device(a.device)):
             records = syn.synthesize(Path('runs')/f'data-{profile}-seed{cfg.seed}', profile, seed=cfg.seed)
     out = Path(a.out or conf.get('out') or Path('runs')/f'{cfg.backbone}-{cfg.method}-{cfg.size}-seed{cfg.seed}')
-    res = run_training(_records(records, a.dataset_root, cfg.method), cfg, out, resume=not a.no_resume, progress=True, device=a.device)
+    res = run_training(_records(records, a.dataset_root, cfg.method), cfg, out, resume=not a.no_resume,
+                       progress=True, device=a.device)
     if rank_distrib(): return   # another process of a distributed run: rank 0 prints and draws
     write_training_figures(res, out/'figures', profile if not a.records else Path(records).name)
     print(metrics_table(res.metrics).to_string())
-    print(f'model: {out/"model"}; metrics: {out/"metrics.csv"}; figures: {out/"figures"} (trained in {res.train_s:.0f} s)')
+    print(f'model: {out/"model"}; metrics: {out/"metrics.csv"}; figures: {out/"figures"} (trained in '
+          f'{res.train_s:.0f} s)')
 
 def _spectra_train_cmd(a):
     "`train --config FILE` for a spectra experiment (the file says `task: spectra`): the file's settings, then the flags"
     from powderflow.spectra.training import spectra_config, train_spectra
-    powder_only = [f for f, v in (('--records', a.records), ('--dataset-root', a.dataset_root), ('--method', a.method), ('--patience', a.patience),
-                                  ('--weights', a.weights), ('--pretrained', a.pretrained), ('--no-mag', a.no_mag), ('--holdout', a.holdout),
+    powder_only = [f for f,
+                   v in (('--records', a.records), ('--dataset-root', a.dataset_root), ('--method', a.method),
+                         ('--patience', a.patience),
+                                  ('--weights', a.weights), ('--pretrained', a.pretrained),
+                         ('--no-mag', a.no_mag), ('--holdout', a.holdout),
                                   ('--precision', a.precision), ('--memory-format', a.memory_format)) if v not in (None, False)]
-    if powder_only: raise ValueError(f'{a.config}: a spectra experiment does not take {", ".join(powder_only)} (set its data in the file)')
+    if powder_only: raise ValueError(f'{a.config}: a spectra experiment does not take '
+                                     f'{", ".join(powder_only)} (set its data in the file)')
     over = dict(train={k: getattr(a, k) for k in ('epochs', 'size', 'bs', 'lr', 'seed', 'device') if getattr(a, k) is not None})
     if a.profile: over['profile'] = a.profile
     if a.out: over['out'] = a.out
@@ -187,8 +253,10 @@ def _spectra_train_cmd(a):
     res = train_spectra(spectra_config(a.config, **over), progress=True)
     out, m = Path(res['cfg']['out']), res['metrics']
     n = len(res['predictions'])
-    print(f"test specimen(s) {', '.join(res['cfg']['data']['test_specimens'])}, {n} spots: MAE {m['MAE']:.3f}, RMSE {m['RMSE']:.3f}, R2 {m['R2']:.3f}")
-    print(f'model: {out/"model"} (SpectraNet.from_pretrained); predictions: {out/"predictions.csv"}; history: {out/"history.csv"} (trained in {res["train_s"]:.0f} s)')
+    print(f"test specimen(s) {', '.join(res['cfg']['data']['test_specimens'])}, {n} spots: MAE "
+          f"{m['MAE']:.3f}, RMSE {m['RMSE']:.3f}, R2 {m['R2']:.3f}")
+    print(f'model: {out/"model"} (SpectraNet.from_pretrained); predictions: {out/"predictions.csv"}; '
+          f'history: {out/"history.csv"} (trained in {res["train_s"]:.0f} s)')
 
 def main(
     argv=None, # arguments (default: sys.argv[1:])
@@ -199,42 +267,54 @@ def main(
         if a.cmd == 'reproduce':
             from powderflow.reproduce import run_study, STUDY_NOTEBOOKS
             unknown = set(a.only or ()) - set(STUDY_NOTEBOOKS)
-            if unknown: raise ValueError(f'unknown notebook(s) {", ".join(sorted(unknown))}; the study: {", ".join(STUDY_NOTEBOOKS)}')
-            m = run_study(a.profile, a.out, a.run, a.data, a.backbones, a.pipelines, a.epochs, a.size, a.seed, a.device, a.notebooks,
-                          [n for n in STUDY_NOTEBOOKS if n in a.only] if a.only else STUDY_NOTEBOOKS, notebook_outputs=a.notebook_outputs)
-            print(f"study ({a.profile}) finished in {m['total_s'] / 60:.1f} min; figures, tables and manifest in {Path(m['parameters']['out_dir'])}")
+            if unknown: raise ValueError(f'unknown notebook(s) {", ".join(sorted(unknown))}; the study: '
+                                         f'{", ".join(STUDY_NOTEBOOKS)}')
+            m = run_study(a.profile, a.out, a.run, a.data, a.backbones, a.pipelines, a.epochs, a.size, a.seed,
+                          a.device, a.notebooks,
+                          [n for n in STUDY_NOTEBOOKS if n in a.only] if a.only else STUDY_NOTEBOOKS,
+                          notebook_outputs=a.notebook_outputs)
+            print(f"study ({a.profile}) finished in {m['total_s'] / 60:.1f} min; figures, tables and "
+                  f"manifest in {Path(m['parameters']['out_dir'])}")
         elif a.cmd == 'synth':
             rec = syn.synthesize(a.out, a.profile, a.seed, a.seed_format, a.workers, overwrite=a.overwrite,
                                  tiles_per_mag=a.tiles_per_mag, size=a.size)
-            print(f'{len(pd.read_csv(rec))} tiles; records: {rec}' + (f'; seed format: {Path(a.out)/"seed"/"data.csv"}' if a.seed_format else ''))
+            print(f'{len(pd.read_csv(rec))} tiles; records: {rec}' + ('; seed format: '
+                                                                      f'{Path(a.out)/"seed"/"data.csv"}' if a.seed_format else ''))
         elif a.cmd == 'convert': _convert_cmd(a)
         elif a.cmd == 'train': _train_cmd(a)
         elif a.cmd == 'evaluate':
             from powderflow.learner import metrics_table
             from powderflow.inference import evaluate_model, load_model
-            m = evaluate_model(a.model, _records(a.records, a.dataset_root, load_model(a.model)[1].method), a.out)
+            m = evaluate_model(a.model,
+                               _records(a.records, a.dataset_root, load_model(a.model)[1].method), a.out)
             n = m[(m.level == 'powder') & (m.target == 'AOR') & (m.metric == 'n')].value.iloc[0]
             print(f'{int(n)} powders the model has not seen:')
             print(metrics_table(m).to_string())
         elif a.cmd == 'predict':
             from powderflow.inference import predict_files
-            tiles, powders = predict_files(a.model, a.tiles, a.magnification, a.powder, extra=_pairs(a.extra), pixel_size_um=a.pixel_size)
+            tiles, powders = predict_files(a.model, a.tiles, a.magnification, a.powder, extra=_pairs(a.extra),
+                                           pixel_size_um=a.pixel_size)
             out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(out, 'w') as f: tiles.to_csv(f, index=False)
             with atomic_write(out.with_name(out.stem + '_powders.csv'), 'w') as f: powders.to_csv(f, index=False)
-            cols = ['powder_name', 'n_tiles', 'AOR', 'AOR_sd', 'HR', 'HR_sd', 'CI', 'Hall_time', 'p_flowable', 'carr_class', 'bit_depth', 'domain_ratio', 'extrapolation']
+            cols = ['powder_name', 'n_tiles', 'AOR', 'AOR_sd', 'HR', 'HR_sd', 'CI', 'Hall_time', 'p_flowable',
+                    'carr_class', 'bit_depth', 'domain_ratio', 'extrapolation']
             print(powders[[c for c in cols if c in powders.columns]].round(3).to_string(index=False))
             if 'extrapolation' in powders and powders.extrapolation.any():
-                print(f'extrapolation: {", ".join(powders.powder_name[powders.extrapolation])} lie(s) farther from the training powders than any '
+                print(f'extrapolation: {", ".join(powders.powder_name[powders.extrapolation])} lie(s) '
+                      'farther from the training powders than any '
                       'validation powder did (domain_ratio > 1): treat those predictions as guesses')
             print(f'per tile: {out}; per powder: {out.with_name(out.stem + "_powders.csv")}')
         elif a.cmd == 'morphology':
             from powderflow.morphology import morphology_files
-            parts, pows = morphology_files(a.images, a.out, a.pixel_size, a.magnification, a.powder, figures=not a.no_figures)
-            cols = ['powder_name', 'n_images', 'n_particles', 'n_border', 'unit', 'D10', 'D50', 'D50_lo', 'D50_hi', 'D90', 'span', 'Dv50',
+            parts, pows = morphology_files(a.images, a.out, a.pixel_size, a.magnification, a.powder,
+                                           figures=not a.no_figures)
+            cols = ['powder_name', 'n_images', 'n_particles', 'n_border', 'unit', 'D10', 'D50', 'D50_lo',
+                    'D50_hi', 'D90', 'span', 'Dv50',
                     'circularity_mean', 'aspect_mean', 'satellites_mean']
             print(pows[[c for c in cols if c in pows.columns]].round(3).to_string(index=False))
-            print(f'{len(parts)} particles in {parts.image.nunique()} images; {Path(a.out)/"particles.csv"}, {Path(a.out)/"powders.csv"}, '
+            print(f'{len(parts)} particles in {parts.image.nunique()} images; {Path(a.out)/"particles.csv"}, '
+                  f'{Path(a.out)/"powders.csv"}, '
                   f'label images in {Path(a.out)/"labels"}')
         elif a.cmd == 'pipelines':
             for k, p in cv.PIPELINES.items(): print(f'{k:12s} {p}')

@@ -33,7 +33,8 @@ class TrainConfig:
     test_pct: float = 0.2          # share of powders for testing
     holdout: tuple = ()            # powders kept out of training, validation and test
     precision: str = 'auto'        # 'auto': bf16 autocast on a GPU, fp32 elsewhere; 'bf16' or 'fp32' anywhere
-    memory_format: str = 'auto'    # 'auto': channels_last on a GPU, else contiguous; or 'channels_last', 'contiguous'
+    # 'auto': channels_last on a GPU, else contiguous; or 'channels_last', 'contiguous'
+    memory_format: str = 'auto'
 
     def __post_init__(self):
         for f in fields(self):
@@ -41,10 +42,13 @@ class TrainConfig:
             want = (int, float) if isinstance(d, float) else type(d) if d is not None else (str, type(None))
             if isinstance(v, list): v = tuple(v); setattr(self, f.name, v)
             if not isinstance(v, want) or (isinstance(v, bool) and not isinstance(d, bool)):
-                raise ValueError(f'TrainConfig: {f.name} must be {getattr(want, "__name__", "a string")}, not {v!r}')
+                raise ValueError(f'TrainConfig: {f.name} must be {getattr(want, "__name__", "a string")}, '
+                                 f'not {v!r}')
         for k in ('size', 'epochs', 'bs'):
-            if getattr(self, k) < 1: raise ValueError(f'TrainConfig: {k} must be at least 1, not {getattr(self, k)}')
-        for k, ok in (('precision', ('auto', 'bf16', 'fp32')), ('memory_format', ('auto', 'channels_last', 'contiguous'))):
+            if getattr(self, k) < 1: raise ValueError(f'TrainConfig: {k} must be at least 1, not '
+                                                      f'{getattr(self, k)}')
+        for k, ok in (('precision', ('auto', 'bf16', 'fp32')),
+                      ('memory_format', ('auto', 'channels_last', 'contiguous'))):
             if getattr(self, k) not in ok:
                 raise ValueError(f'TrainConfig: {k} must be one of {", ".join(ok)}, not {getattr(self, k)!r}')
 
@@ -52,7 +56,8 @@ class TrainConfig:
     def cache_size(self): return self.size + 2 * (self.size // 16)
 
 # %% ../nbs/04b_configuration.ipynb #a9d15b8c
-TRAINING_PROFILES = {  # training defaults per profile: tiny a smoke test, quick the study on a 2-core CPU, full on a GPU
+# training defaults per profile: tiny a smoke test, quick the study on a 2-core CPU, full on a GPU
+TRAINING_PROFILES = {
     'tiny':  dict(size=64, epochs=3, bs=8, patience=2, valid_pct=0.25, test_pct=0.25),
     'quick': dict(size=96, epochs=10, bs=32, patience=5),
     'full':  dict(size=224, epochs=40, bs=64, patience=10),
@@ -66,7 +71,8 @@ def profile_config(
     return TrainConfig(**(profile_settings(TRAINING_PROFILES, profile) | overrides))
 
 # %% ../nbs/04b_configuration.ipynb #3c46d7c7
-STUDY_GRIDS = {  # per profile: the backbones and pipelines of the study grid (the first of each makes the main model)
+# per profile: the backbones and pipelines of the study grid (the first of each makes the main model)
+STUDY_GRIDS = {
     'tiny':  dict(backbones=('regnety_004', 'shufflenet_v2_x1_0'), pipelines=('PC', 'Fixed')),
     'quick': dict(backbones=('regnety_004', 'shufflenet_v2_x1_0'), pipelines=('PC', 'Fixed', 'LS+CLAHE')),
     'full':  dict(backbones=SEED_BACKBONES, pipelines=tuple(METHODS)),

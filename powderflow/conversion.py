@@ -30,7 +30,8 @@ def check_tile(
 ):
     "Raise `TileError` unless `img` is a non-empty 2-D uint16 array (and not constant, unless `allow_constant`)"
     img = np.asarray(img)
-    if img.ndim == 3 and img.shape[-1] in (3, 4): raise TileError(f'{name}: RGB image (shape {img.shape}); expected 16-bit greyscale')
+    if img.ndim == 3 and img.shape[-1] in (3, 4): raise TileError(f'{name}: RGB image (shape {img.shape}); '
+                                                                  'expected 16-bit greyscale')
     if img.ndim != 2: raise TileError(f'{name}: expected one 2-D greyscale image, got shape {img.shape}')
     if img.size == 0: raise TileError(f'{name}: empty image (shape {img.shape})')
     if img.dtype != np.uint16:
@@ -50,7 +51,8 @@ def read_tile(
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such tile')
     try:
         with tifffile.TiffFile(path) as tif:
-            if len(tif.pages) > 1: raise TileError(f'{path}: multi-page TIFF ({len(tif.pages)} pages); expected a single 16-bit page')
+            if len(tif.pages) > 1: raise TileError(f'{path}: multi-page TIFF ({len(tif.pages)} pages); '
+                                                   'expected a single 16-bit page')
             img, meta = tif.pages[0].asarray(), tiff_scale(tif, path)
     except (TileError, MetadataError) as e: raise TileError(str(e)) from None
     except Exception as e: raise TileError(f'{path}: not a readable TIFF ({type(e).__name__}: {e})') from e
@@ -65,7 +67,8 @@ def write_tile(
     **meta, # anything else to store in the JSON metadata
 ):
     "Write `img` as a single-page TIFF with its scale in the metadata, atomically"
-    meta = {k: v for k, v in dict(magnification=magnification, pixel_size_um=pixel_size_um, **meta).items() if v is not None}
+    meta = {k: v for k,
+            v in dict(magnification=magnification, pixel_size_um=pixel_size_um, **meta).items() if v is not None}
     res = dict(resolution=(1e4 / pixel_size_um, 1e4 / pixel_size_um), resolutionunit='CENTIMETER') if pixel_size_um else {}
     with atomic_write(path) as f: tifffile.imwrite(f, img, metadata=meta, **res)
     return Path(path)
@@ -131,7 +134,8 @@ def _count16(
     flat, # uint16 values, 1-D
 ):
     "Counts of each value, in two interleaved histograms so that runs of one value do not wait on their own increments"
-    h, n = np.zeros((2, 65536), np.int32), flat.size   # 32-bit counts: both tables stay in cache (an image < 2**31 pixels)
+    # 32-bit counts: both tables stay in cache (an image < 2**31 pixels)
+    h, n = np.zeros((2, 65536), np.int32), flat.size
     for i in range(0, n - 1, 2):
         h[0, flat[i]] += 1; h[1, flat[i + 1]] += 1
     if n % 2: h[0, flat[n - 1]] += 1
@@ -148,7 +152,8 @@ def hist_percentile(
     q, # percentile(s) in 0..100
 ):
     "Smallest value v with at least q % of pixels <= v (NumPy's `inverted_cdf` percentile), from a histogram"
-    cdf = np.cumsum(hist)  # counts are whole, so asking for at least 1 pixel changes nothing but q = 0, which gives the minimum
+    # counts are whole, so asking for at least 1 pixel changes nothing but q = 0, which gives the minimum
+    cdf = np.cumsum(hist)
     return np.searchsorted(cdf, np.maximum(np.asarray(q, dtype=float) / 100 * cdf[-1], 1), side='left')
 
 def _opencv_lut16():
@@ -180,20 +185,28 @@ def stretch8(
 )->np.ndarray:
     "`stretch(lo, hi)` rounded to 8 bits (half up) and applied to `img`, by OpenCV's scaling where it is exact on every level"
     lo, d = int(lo), max(int(hi) - int(lo), 1)
-    exact = (np.arange(d + 1) / d * 255 + 0.5).astype(np.uint8)   # the table on lo..lo+d, rounded as `Pipeline.lut` does
+    # the table on lo..lo+d, rounded as `Pipeline.lut` does
+    exact = (np.arange(d + 1) / d * 255 + 0.5).astype(np.uint8)
     n = min(d, 65535 - lo) + 1
-    levels = np.arange(lo, lo + n + (-n % 64), dtype=np.int64).clip(0, 65535).astype(np.uint16)[None]  # whole SIMD blocks
-    below = cv2.minMaxLoc(img)[0] < lo   # values below lo must go to 0: subtract lo first (saturating), else scale at once
-    def scaled(x, scale, shift, dst=None):   # OpenCV computes |x scale + shift| in float32, rounds and saturates
+    # whole SIMD blocks
+    levels = np.arange(lo, lo + n + (-n % 64), dtype=np.int64).clip(0, 65535).astype(np.uint16)[None]
+    # values below lo must go to 0: subtract lo first (saturating), else scale at once
+    below = cv2.minMaxLoc(img)[0] < lo
+    # OpenCV computes |x scale + shift| in float32, rounds and saturates
+    def scaled(x, scale, shift, dst=None):
         return cv2.convertScaleAbs(cv2.subtract(x, lo), dst, scale, shift) if below else \
                cv2.convertScaleAbs(x, dst, scale, shift - lo * scale)
     a = np.float32(255 / d)   # the scale in float32, or its neighbour above or below, with a shift
-    candidates = [(float(s), f / d) for s in (a, np.nextafter(a, np.float32(1)), np.nextafter(a, np.float32(0)))
-                  for f in (1 / 4, 1 / 3, 1 / 6, 1 / 2.5, 1 / 8)]   # that lifts ties (k + 1/2) and nothing else past one
+    candidates = [(float(s), f / d) for s in (a, np.nextafter(a, np.float32(1)),
+                                              np.nextafter(a, np.float32(0)))
+                  # that lifts ties (k + 1/2) and nothing else past one
+                  for f in (1 / 4, 1 / 3, 1 / 6, 1 / 2.5, 1 / 8)]
     scale = next((c for c in candidates if (scaled(levels, *c)[0, :n] == exact[:n]).all()), None)
     flat = np.ascontiguousarray(img).reshape(1, -1)
-    m = flat.size - flat.size % 64   # OpenCV's vector loop; the last few pixels might take its scalar path: table
-    if scale is None or m == 0:      # float32 rounding misses a level whatever the scale (rare): the exact table
+    # OpenCV's vector loop; the last few pixels might take its scalar path: table
+    m = flat.size - flat.size % 64
+    # float32 rounding misses a level whatever the scale (rare): the exact table
+    if scale is None or m == 0:
         return apply_lut16((stretch(lo, lo + d) * 255 + 0.5).astype(np.uint8), img)
     out = np.empty(flat.shape, np.uint8)
     scaled(flat[:, :m], *scale, out[:, :m])
@@ -293,12 +306,14 @@ def _clahe_maps(
             maps[k * 256 + i] = min(max(int(np.rint(np.float32(s) * scale)), 0), 255)
     return maps
 
-def _clahe_blend(img, maps, th, tw, gy, gx):  # uint8 image; `_clahe_maps`; tile height, width; tiles down, across
+# uint8 image; `_clahe_maps`; tile height, width; tiles down, across
+def _clahe_blend(img, maps, th, tw, gy, gx):
     "Every pixel a bilinear blend of the maps of its four nearest tile centres, in single precision as OpenCV blends"
     H, W = img.shape
     lut = maps.astype(np.float32)
     out, blend = np.empty_like(img), np.empty(W, np.float32)
-    left, right = np.empty(W, np.uint32), np.empty(W, np.uint32)      # unsigned: no negative-index check (1.6x faster)
+    # unsigned: no negative-index check (1.6x faster)
+    left, right = np.empty(W, np.uint32), np.empty(W, np.uint32)
     wx, wx1 = np.empty(W, np.float32), np.empty(W, np.float32)
     inv_tw, inv_th = np.float32(1) / np.float32(tw), np.float32(1) / np.float32(th)
     for x in range(W):
@@ -337,7 +352,8 @@ def clahe8(
 @dataclass(frozen=True)
 class Clahe:
     "Contrast-limited adaptive histogram equalisation of the 8-bit image: OpenCV's, computed by `clahe8`"
-    clip_limit: float = 2.0    # OpenCV's clipLimit: bins are cut at clip_limit x the mean bin height of a tile
+    # OpenCV's clipLimit: bins are cut at clip_limit x the mean bin height of a tile
+    clip_limit: float = 2.0
     grid: tuple = (8, 8)       # number of tiles across and down (OpenCV's tileGridSize)
     def __call__(self, img8): return clahe8(img8, self.clip_limit, self.grid)
 
@@ -368,11 +384,14 @@ class Pipeline:
         if self.own_stretch:   # the curves only between the stretch's ends
             lo, hi = (int(v) for v in self.norm.range(img))
             d = max(hi - lo, 1); n = min(d, 65535 - lo) + 1
-            u = np.concatenate([[0.], np.arange(n) / d, [1.]])   # below lo, lo..hi (as `stretch` computes it), above hi
+            # below lo, lo..hi (as `stretch` computes it), above hi
+            u = np.concatenate([[0.], np.arange(n) / d, [1.]])
         else: u = self.norm(img)
         for t in self.tones: u = t(u)
-        lut = (np.clip(u, 0, 1) * 255 + 0.5).astype(np.uint8)  # rounds half up: the cast truncates non-negative values
-        if self.own_stretch: lut = np.concatenate([np.full(lo, lut[0]), lut[1:n + 1], np.full(65536 - lo - n, lut[-1])])
+        # rounds half up: the cast truncates non-negative values
+        lut = (np.clip(u, 0, 1) * 255 + 0.5).astype(np.uint8)
+        if self.own_stretch: lut = np.concatenate([np.full(lo, lut[0]), lut[1:n + 1],
+                                                   np.full(65536 - lo - n, lut[-1])])
         if not self.norm.image_dependent: self._cache['lut'] = lut
         return lut
 
@@ -390,7 +409,8 @@ class Pipeline:
         if self.clahe is not None: out[...] = self.clahe(out)
         return out
 
-    def __str__(self): return ' -> '.join(_name(s) for s in (self.norm, *self.tones, *([self.clahe] if self.clahe else [])))
+    def __str__(self): return ' -> '.join(_name(s) for s in (self.norm, *self.tones,
+                                                             *([self.clahe] if self.clahe else [])))
 
 # %% ../nbs/01_conversion.ipynb #03066d83
 PIPELINES: dict[str, Pipeline] = {}
@@ -403,7 +423,8 @@ def register_pipeline(
     overwrite=False, # replace an existing one?
 ):
     "Add a conversion pipeline to the registry under `name`; returns it"
-    if name in PIPELINES and not overwrite: raise ValueError(f'pipeline {name!r} exists already; pass overwrite=True to replace it')
+    if name in PIPELINES and not overwrite: raise ValueError(f'pipeline {name!r} exists already; pass '
+                                                             'overwrite=True to replace it')
     PIPELINES[name] = p = Pipeline(norm, tuple(tones), clahe)
     return p
 
@@ -429,9 +450,11 @@ def convert8(
     "Apply `method` to an 8-bit export: its steps on the 256 levels spread over 0..65535 (x 257); the log curve is refused"
     p = get_pipeline(method)
     if any(isinstance(t, LogCurve) for t in p.tones):
-        raise TileError(f'pipeline {method!r} ({p}) is defined on the native 16-bit signal, which an 8-bit export no longer has')
+        raise TileError(f'pipeline {method!r} ({p}) is defined on the native 16-bit signal, which an 8-bit '
+                        'export no longer has')
     img8 = np.asarray(img8)
-    if img8.dtype != np.uint8 or img8.ndim != 2: raise TileError(f'expected an 8-bit greyscale image, got {img8.dtype} of shape {img8.shape}')
+    if img8.dtype != np.uint8 or img8.ndim != 2: raise TileError('expected an 8-bit greyscale image, got '
+                                                                 f'{img8.dtype} of shape {img8.shape}')
     return p(img8.astype(np.uint16) * 257)
 
 # %% ../nbs/01_conversion.ipynb #0eca2a13
@@ -460,7 +483,8 @@ def plot_pipelines(
     import matplotlib.pyplot as plt
     methods = list(methods or PIPELINES)
     nrows = -(-len(methods) // ncols)
-    fig, axs = plt.subplots(2 * nrows, ncols, figsize=(3.2 * ncols, 3.7 * nrows), gridspec_kw=dict(height_ratios=[3, 1] * nrows))
+    fig, axs = plt.subplots(2 * nrows, ncols, figsize=(3.2 * ncols, 3.7 * nrows),
+                            gridspec_kw=dict(height_ratios=[3, 1] * nrows))
     for ax in axs.ravel(): ax.set_axis_off()
     for i, m in enumerate(methods):
         a_img, a_hist = axs[2 * (i // ncols), i % ncols], axs[2 * (i // ncols) + 1, i % ncols]
@@ -470,8 +494,10 @@ def plot_pipelines(
         a_hist.set_axis_on()
         a_hist.bar(np.arange(256), np.bincount(out.ravel(), minlength=256), width=1, color='0.3')
         a_hist.set_xlim(-2, 257); a_hist.set_yticks([]); a_hist.tick_params(labelsize=7)
-        a_hist.text(0.98, 0.9, f'mean {out.mean():.0f}  sd {out.std():.0f}', transform=a_hist.transAxes, ha='right', va='top', fontsize=7)
-    fig.suptitle(title or f'One 16-bit tile (values {img.min()}..{img.max()} of 0..65535) through {len(methods)} conversions', fontsize=12)
+        a_hist.text(0.98, 0.9, f'mean {out.mean():.0f}  sd {out.std():.0f}', transform=a_hist.transAxes,
+                    ha='right', va='top', fontsize=7)
+    fig.suptitle(title or f'One 16-bit tile (values {img.min()}..{img.max()} of 0..65535) through '
+                          f'{len(methods)} conversions', fontsize=12)
     fig.tight_layout()
     return fig
 
@@ -488,7 +514,8 @@ def pipeline_stats(
         rows.append(dict(pipeline=m, steps=str(get_pipeline(m)),
             mean=np.mean([o.mean() for o in outs]), sd=np.mean([o.std() for o in outs]),
             sd_of_means=np.std([o.mean() for o in outs]),
-            pct_black=np.mean([(o == 0).mean() * 100 for o in outs]), pct_white=np.mean([(o == 255).mean() * 100 for o in outs]),
+            pct_black=np.mean([(o == 0).mean() * 100 for o in outs]),
+                         pct_white=np.mean([(o == 255).mean() * 100 for o in outs]),
             grey_levels=np.mean([len(np.unique(o)) for o in outs]), entropy_bits=np.mean(ent)))
     return pd.DataFrame(rows).round(3)
 
@@ -507,16 +534,19 @@ def list_tiles(
     src, # a folder of TIFFs (searched recursively), a records CSV with an `image_path` column, a TIFF, or a list of these
 ):
     "Paths of the tiles in `src`, a folder's sorted; a CSV's relative paths are taken relative to the CSV's folder"
-    if isinstance(src, (list, tuple)): return list(dict.fromkeys(t for s in src for t in list_tiles(s)))   # in order, once each
+    # in order, once each
+    if isinstance(src, (list, tuple)): return list(dict.fromkeys(t for s in src for t in list_tiles(s)))
     src = Path(src)
     if not src.exists(): raise FileNotFoundError(f'{src}: no such file or folder')
     if src.suffix.lower() in TILE_SUFFIXES and src.is_file(): return [src]
     if src.is_dir(): return sorted(p for p in src.rglob('*') if p.suffix.lower() in TILE_SUFFIXES and not p.name.startswith('.'))
     if src.suffix.lower() == '.csv' and src.is_file():
         df = _read_records(src)
-        if 'image_path' not in df.columns: raise KeyError(f'{src}: no column "image_path" (columns: {", ".join(map(str, df.columns))})')
+        if 'image_path' not in df.columns: raise KeyError(f'{src}: no column "image_path" (columns: '
+                                                          f'{", ".join(map(str, df.columns))})')
         bad = df.index[df['image_path'].isna()]
-        if len(bad): raise ValueError(f'{src}: empty image_path in row(s) {", ".join(str(i + 2) for i in bad[:10])}')
+        if len(bad): raise ValueError(f'{src}: empty image_path in row(s) '
+                                      f'{", ".join(str(i + 2) for i in bad[:10])}')
         return [p if p.is_absolute() else src.parent/p for p in map(Path, df['image_path'])]
     raise FileNotFoundError(f'{src}: neither a folder, a records CSV nor a .tif/.tiff tile')
 
@@ -549,7 +579,8 @@ def _tiles_outside(src, dst):
     "The tiles of `src`, less any inside the output folder `dst` (a run's outputs are never its inputs)"
     tiles = list_tiles(src)
     keep = [t for t in tiles if Path(dst).absolute() not in Path(t).absolute().parents]
-    if not keep: raise FileNotFoundError(f'{src}: no .tif/.tiff tiles found' + (f' outside the output folder {dst}' if tiles else ''))
+    if not keep: raise FileNotFoundError(f'{src}: no .tif/.tiff tiles found' + (' outside the output '
+                                                                                f'folder {dst}' if tiles else ''))
     return keep
 
 # %% ../nbs/01_conversion.ipynb #338f60cd
@@ -638,7 +669,8 @@ def prepare_tile(
 )->np.ndarray:
     "One tile as the model sees it: (degrade 16-bit) -> convert -> (degrade 8-bit) -> resize"
     if method is None:
-        if img.dtype != np.uint8: raise TileError(f'a tile taken as converted already must be 8-bit, not {img.dtype}')
+        if img.dtype != np.uint8: raise TileError('a tile taken as converted already must be 8-bit, not '
+                                                  f'{img.dtype}')
         img8 = img
     else:
         if degrade16 is not None: img = degrade16(img)
@@ -666,9 +698,11 @@ def read_tile8(
     "Read an already-converted 8-bit tile"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such tile')
-    try: img = tifffile.imread(path) if path.suffix.lower() in TILE_SUFFIXES else cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try: img = tifffile.imread(path) if path.suffix.lower() in TILE_SUFFIXES else cv2.imread(str(path),
+                                                                                             cv2.IMREAD_UNCHANGED)
     except Exception as e: raise TileError(f'{path}: not a readable image ({type(e).__name__}: {e})') from e
-    if img is None or img.dtype != np.uint8 or img.ndim != 2: raise TileError(f'{path}: expected an 8-bit greyscale image')
+    if img is None or img.dtype != np.uint8 or img.ndim != 2: raise TileError(f'{path}: expected an 8-bit '
+                                                                              'greyscale image')
     return img
 
 def _first_shape(tiles, method):
@@ -707,12 +741,15 @@ def convert_to_array(
     index, idx_path = dict(method=method and str(method), tiles=tiles, size=size), Path(f'{dst}.json')
     if overwrite or not dst.exists(): _new_array(dst, tiles, index, size)
     elif not (idx_path.exists() and Path(f'{dst}.done').exists()):
-        raise FileExistsError(f'{dst}: exists and was not made by convert_to_array; pass overwrite=True to replace it')
+        raise FileExistsError(f'{dst}: exists and was not made by convert_to_array; pass overwrite=True to '
+                              'replace it')
     elif {k: json.loads(idx_path.read_text()).get(k) for k in index} != index:
-        raise FileExistsError(f'{dst}: exists with other tiles, another pipeline or size; pass overwrite=True to replace it')
+        raise FileExistsError(f'{dst}: exists with other tiles, another pipeline or size; pass '
+                              'overwrite=True to replace it')
     todo = np.flatnonzero(np.fromfile(f'{dst}.done', np.uint8) == 0)
     tile_shape = json.loads(idx_path.read_text())['tile_shape']
-    status = parallel_map(_fill_row, [(int(i), tiles[i], method) for i in todo], n_workers, progress, dst=str(dst), tile_shape=tile_shape)
+    status = parallel_map(_fill_row, [(int(i), tiles[i], method) for i in todo], n_workers, progress,
+                          dst=str(dst), tile_shape=tile_shape)
     df = pd.DataFrame(dict(source=[tiles[i] for i in todo], status=pd.Series(list(status), dtype=object)))
     if strict: _raise_failures(df, 'tiles')
     elif df.status.astype(str).str.startswith('error').any():

@@ -99,7 +99,8 @@ def profile_settings(
     where='', # what the profile came from (a file, a key), named first in the error
 ):
     "The settings of `profile` in `table`, or one error naming the known profiles"
-    if profile not in table: raise error(f'{where + ": " if where else ""}unknown profile {profile!r}; known: {", ".join(table)}')
+    if profile not in table: raise error(f'{where + ": " if where else ""}unknown profile {profile!r}; '
+                                         f'known: {", ".join(table)}')
     return table[profile]
 
 # %% ../nbs/00_core.ipynb #eec22a09
@@ -118,11 +119,13 @@ def read_settings(
         else: conf = json.loads(p.read_text())
     except Exception as e:   # yaml.YAMLError or json.JSONDecodeError
         raise error(f'{p}: not valid {"YAML" if yaml_file else "JSON"} ({e})') from None
-    if not isinstance(conf, dict): raise error(f'{p}: expected a mapping of settings, not {type(conf).__name__}')
+    if not isinstance(conf, dict): raise error(f'{p}: expected a mapping of settings, not '
+                                               f'{type(conf).__name__}')
     return conf
 
 # %% ../nbs/00_core.ipynb #1be7caa1
-_START = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else None  # Windows has no fork: its default, spawn
+# Windows has no fork: its default, spawn
+_START = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else None
 
 def progress_bars()->bool:
     "Are progress bars wanted here: in a Jupyter kernel (they draw in the notebook) or on a terminal, not in a log, a pipe or CI?"
@@ -152,7 +155,8 @@ def parallel_map(
     items = list(items)
     n_workers = min(os.cpu_count() or 1, len(items)) if n_workers is None else n_workers
     with opencv_single_threaded():
-        return list(parallel(f, items, n_workers=n_workers, progress=progress and progress_bars() and len(items) > 0, method=_START,
+        return list(parallel(f, items, n_workers=n_workers,
+                             progress=progress and progress_bars() and len(items) > 0, method=_START,
                              chunksize=max(1, min(16, len(items) // (4 * max(n_workers, 1)))), **kwargs))
 
 # %% ../nbs/00_core.ipynb #f347b45f
@@ -160,7 +164,8 @@ def parallel_map(
 def quiet_dependency_imports():
     "Within the block, hide the `FutureWarning` that fastai's layers raise at import about `torch.jit.script`; nothing else"
     with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
+        warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated',
+                                category=FutureWarning)
         yield
 
 # %% ../nbs/00_core.ipynb #4070ea18
@@ -175,7 +180,8 @@ def atomic_write(
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file private (0600); a finished file gets the usual permissions
+    # mkstemp makes the file private (0600); a finished file gets the usual permissions
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         with open(tmp, mode) as f:  # a named file: writers such as tifffile want a name
             yield f
@@ -196,7 +202,8 @@ def save_figure(
     fmt = path.suffix.lstrip('.').lower()
     meta = {'png': {'Software': None}, 'svg': {'Date': None, 'Creator': None}, 'pdf': {'CreationDate': None, 'Producer': None, 'Creator': None}}[fmt]
     import matplotlib
-    with matplotlib.rc_context({'svg.hashsalt': 'powderflow'}), atomic_write(path) as f:  # fixed salt: stable SVG element ids
+    # fixed salt: stable SVG element ids
+    with matplotlib.rc_context({'svg.hashsalt': 'powderflow'}), atomic_write(path) as f:
         fig.savefig(f, format=fmt, dpi=dpi, metadata=meta)
     return path
 

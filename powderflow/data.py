@@ -27,7 +27,8 @@ class RecordError(ValueError):
 
 REQUIRED = ('image_path', 'powder_name', 'magnification', 'AOR', 'HR', 'Hall_time')
 SEED_HALL_COLUMN = 'Flow_rate'   # the seed's name for the Hall flow time (s/50 g), read as `Hall_time`
-PHYSICAL_RANGES = {'AOR': (0, 90), 'HR': (1, 3), 'Hall_time': (0, 1000)}  # open-ended below for AOR and Hall, HR >= 1
+# open-ended below for AOR and Hall, HR >= 1
+PHYSICAL_RANGES = {'AOR': (0, 90), 'HR': (1, 3), 'Hall_time': (0, 1000)}
 
 def csv_rows(
     mask, # boolean mask over a CSV's rows
@@ -43,28 +44,37 @@ def validate_records(
 )->pd.DataFrame:
     "Check records against the bad-input rules; returns a clean copy with numeric columns and a boolean `flowable`"
     if SEED_HALL_COLUMN in df.columns:   # the seed's name for the Hall flow time
-        if 'Hall_time' in df.columns: raise RecordError(f'{name}: both Hall_time and {SEED_HALL_COLUMN} (its name in the seed format): keep one')
+        if 'Hall_time' in df.columns: raise RecordError(f'{name}: both Hall_time and {SEED_HALL_COLUMN} (its '
+                                                        'name in the seed format): keep one')
         df = df.rename(columns={SEED_HALL_COLUMN: 'Hall_time'})
     missing = [c for c in REQUIRED if c not in df.columns]
-    if missing: raise RecordError(f'{name}: missing column(s) {", ".join(missing)} (columns: {", ".join(map(str, df.columns))})')
+    if missing: raise RecordError(f'{name}: missing column(s) {", ".join(missing)} (columns: '
+                                  f'{", ".join(map(str, df.columns))})')
     df = df.reset_index(drop=True).copy()
     for col in ('magnification', 'AOR', 'HR', 'Hall_time') + (('CI',) if 'CI' in df.columns else ()):
         num = pd.to_numeric(df[col], errors='coerce')
         bad = num.isna() & df[col].notna()
-        if bad.any(): raise RecordError(f'{name}: column {col}: not a number in row(s) {csv_rows(bad)} (e.g. {df[col][bad].iloc[0]!r})')
+        if bad.any(): raise RecordError(f'{name}: column {col}: not a number in row(s) {csv_rows(bad)} (e.g. '
+                                        f'{df[col][bad].iloc[0]!r})')
         df[col] = num.astype(float)
-    checks = [('magnification', df.magnification.isna(), 'missing'), ('magnification', df.magnification <= 0, 'zero or negative'),
-              ('image_path', df.image_path.isna(), 'missing'), ('powder_name', df.powder_name.isna(), 'missing'),
+    checks = [('magnification', df.magnification.isna(), 'missing'),
+              ('magnification', df.magnification <= 0, 'zero or negative'),
+              ('image_path', df.image_path.isna(), 'missing'),
+              ('powder_name', df.powder_name.isna(), 'missing'),
               ('AOR', df.AOR.isna() | (df.AOR <= 0) | (df.AOR >= 90), 'missing or outside 0..90 deg'),
-              ('HR', df.HR.isna() | (df.HR < 1) | (df.HR > 3), 'missing or outside 1..3 (tapped density is never below bulk)'),
-              ('Hall_time', df.Hall_time <= 0, 'zero or negative (leave it empty for a powder that does not flow)')]
-    if 'CI' in df.columns: checks.append(('CI', (df.CI - carr_index(df.HR)).abs() > 0.1, 'contradicts HR (CI = 100 (1 - 1/HR))'))
+              ('HR', df.HR.isna() | (df.HR < 1) | (df.HR > 3),
+               'missing or outside 1..3 (tapped density is never below bulk)'),
+              ('Hall_time', df.Hall_time <= 0,
+               'zero or negative (leave it empty for a powder that does not flow)')]
+    if 'CI' in df.columns: checks.append(('CI', (df.CI - carr_index(df.HR)).abs() > 0.1,
+                                          'contradicts HR (CI = 100 (1 - 1/HR))'))
     for col, bad, what in checks:
         if bad.any(): raise RecordError(f'{name}: column {col}: {what} in row(s) {csv_rows(bad)}')
     df['powder_name'] = df.powder_name.astype(str)
     labels = df.groupby('powder_name')[['AOR', 'HR', 'Hall_time']].nunique(dropna=False)
     two = labels[(labels > 1).any(axis=1)]
-    if len(two): raise RecordError(f'{name}: powder {two.index[0]!r} has more than one label set (rows {csv_rows(df.powder_name == two.index[0])})')
+    if len(two): raise RecordError(f'{name}: powder {two.index[0]!r} has more than one label set (rows '
+                                   f'{csv_rows(df.powder_name == two.index[0])})')
     df['CI'] = carr_index(df.HR)
     df['flowable'] = df.Hall_time.notna()
     return df
@@ -124,7 +134,8 @@ def split_by_powder(
         names = sorted(p for p in powders.index[powders == cls] if p not in split)
         names = [names[i] for i in rng.permutation(len(names))]
         n_test, n_valid = round(len(names) * test_pct), round(len(names) * valid_pct)
-        if valid_pct > 0 and n_valid == 0 and len(names) - n_test > 1: n_valid = 1   # a small class still gets a validation powder
+        # a small class still gets a validation powder
+        if valid_pct > 0 and n_valid == 0 and len(names) - n_test > 1: n_valid = 1
         for i, p in enumerate(names): split[p] = 'test' if i < n_test else 'valid' if i < n_test + n_valid else 'train'
     return df.powder_name.map(split).rename('split')
 
@@ -152,8 +163,10 @@ def leakage_report(
         for b in names[i + 1:]:
             pa, pb = set(splits[a].powder_name), set(splits[b].powder_name)
             ta, tb = set(splits[a].tile_key), set(splits[b].tile_key)
-            rows.append(dict(splits=f'{a} / {b}', shared_powders=len(pa & pb), powders=f'{len(pa)} / {len(pb)}',
-                             shared_tiles=len(ta & tb), pct_of_second_tiles_seen=round(100 * len(ta & tb) / max(len(tb), 1), 1)))
+            rows.append(dict(splits=f'{a} / {b}', shared_powders=len(pa & pb),
+                             powders=f'{len(pa)} / {len(pb)}',
+                             shared_tiles=len(ta & tb),
+                             pct_of_second_tiles_seen=round(100 * len(ta & tb) / max(len(tb), 1), 1)))
     return pd.DataFrame(rows)
 
 def check_split(
@@ -164,11 +177,13 @@ def check_split(
     per = pd.DataFrame(dict(p=df.powder_name, s=split)).groupby('p').s.nunique()
     if (per > 1).any():
         p = per.index[per > 1][0]
-        raise RecordError(f'powder {p!r} is in more than one split ({", ".join(sorted(set(split[df.powder_name == p])))})')
+        raise RecordError(f'powder {p!r} is in more than one split '
+                          f'({", ".join(sorted(set(split[df.powder_name == p])))})')
     return split
 
 # %% ../nbs/03_dataset.ipynb #be213970
-REG_TARGETS = ('AOR', 'HR', 'Hall_time')  # regression heads; CI follows from HR, flowable is the classification head
+# regression heads; CI follows from HR, flowable is the classification head
+REG_TARGETS = ('AOR', 'HR', 'Hall_time')
 
 @dataclass
 class Scalers:
@@ -188,7 +203,8 @@ class Scalers:
         lm = np.log(df.magnification.to_numpy(float))
         t = _raw_targets(df)
         sd = lambda a: float(np.nanstd(a)) or 1.
-        return cls(float(lm.mean()), sd(lm), tuple(extra_cols), tuple(float(df[c].mean()) for c in extra_cols),
+        return cls(float(lm.mean()), sd(lm), tuple(extra_cols),
+                   tuple(float(df[c].mean()) for c in extra_cols),
                    tuple(sd(df[c]) for c in extra_cols), tuple(float(np.nanmean(t[:, i])) for i in range(3)),
                    tuple(sd(t[:, i]) for i in range(3)))
 
@@ -197,7 +213,8 @@ class Scalers:
     ):
         "Model inputs besides the image: standardised ln M, then the extra columns (float32, records x n)"
         cols = [(np.log(df.magnification.to_numpy(float)) - self.mag_mean) / self.mag_std]
-        cols += [(df[c].to_numpy(float) - m) / s for c, m, s in zip(self.extra_cols, self.extra_mean, self.extra_std)]
+        cols += [(df[c].to_numpy(float) - m) / s for c, m,
+                 s in zip(self.extra_cols, self.extra_mean, self.extra_std)]
         return np.stack(cols, 1).astype(np.float32)
 
     def targets(self,
@@ -232,9 +249,11 @@ def cache_images(
     "The records' images converted and resized once, as a memory-mapped uint8 array in record order"
     method = None if df.convert_method.notna().any() else get_pipeline(method) and method
     cache_dir = check_writable(cache_dir)
-    stamp = [f'{p}|{st.st_size}|{st.st_mtime_ns}' if (st := _stat(p)) else p for p in df.image_path]  # a rewritten file is a new image
+    # a rewritten file is a new image
+    stamp = [f'{p}|{st.st_size}|{st.st_mtime_ns}' if (st := _stat(p)) else p for p in df.image_path]
     key = hashlib.sha256('\n'.join(stamp).encode()).hexdigest()[:12]
-    return convert_to_array(df.image_path.astype(str), cache_dir/f'{key}_{method or "as-is"}_{size}.npy', method, n_workers=n_workers, progress=progress, size=size)
+    return convert_to_array(df.image_path.astype(str), cache_dir/f'{key}_{method or "as-is"}_{size}.npy',
+                            method, n_workers=n_workers, progress=progress, size=size)
 
 def _stat(p):
     try: return os.stat(p)
@@ -251,7 +270,8 @@ class TileDataset(torch.utils.data.Dataset):
     ): self.images, self.idxs, self.inputs, self.targets = images, np.asarray(idxs), inputs, targets
     def __len__(self): return len(self.idxs)
     def new_empty(self):  # what `learn.export` keeps: the structure, not the data
-        return TileDataset(np.zeros((0, *self.images.shape[1:]), np.uint8), [], self.inputs[:0], self.targets[:0])
+        return TileDataset(np.zeros((0, *self.images.shape[1:]), np.uint8), [], self.inputs[:0],
+                           self.targets[:0])
     def __getitem__(self, i):
         j = self.idxs[i]
         return torch.from_numpy(np.array(self.images[j]))[None], torch.from_numpy(self.inputs[j]), torch.from_numpy(self.targets[j])
@@ -267,7 +287,8 @@ class TileDataset(torch.utils.data.Dataset):
         return torch.from_numpy(x)[:, None], torch.from_numpy(self.inputs[j]), torch.from_numpy(self.targets[j])
 
 # %% ../nbs/03_dataset.ipynb #e4ae5d46
-GREY_MEAN, GREY_STD = 0.449, 0.226  # ImageNet's mean and std averaged over channels: grey input for ImageNet backbones
+# ImageNet's mean and std averaged over channels: grey input for ImageNet backbones
+GREY_MEAN, GREY_STD = 0.449, 0.226
 
 def symmetric_crops(
     x, # uint8 (or any) batch B x 1 x H x W, on any device
@@ -284,7 +305,8 @@ def symmetric_crops(
     flip_y, flip_x, transpose = (torch.as_tensor(v, device=dev).bool() for v in (flip_y, flip_x, transpose))
     B, _, H, W = x.shape
     r = torch.arange(size, device=dev)
-    rows = (oy[:, None] + torch.where(flip_y[:, None], size - 1 - r, r)) * W   # B x size: offset of each source row
+    # B x size: offset of each source row
+    rows = (oy[:, None] + torch.where(flip_y[:, None], size - 1 - r, r)) * W
     cols = ox[:, None] + torch.where(flip_x[:, None], size - 1 - r, r)          # B x size: each source column
     t = transpose[:, None]
     down, across = torch.where(t, cols, rows), torch.where(t, rows, cols)       # transposed: rows run across
@@ -309,7 +331,8 @@ class BatchAugment:
     def __call__(self, b):
         x, *rest = b
         B, _, H, W = x.shape
-        if self.train:  # drawn on the CPU from torch's global generator: the same seed gives the same batches on any device
+        # drawn on the CPU from torch's global generator: the same seed gives the same batches on any device
+        if self.train:
             oy, ox = torch.randint(0, H - self.size + 1, (B,)), torch.randint(0, W - self.size + 1, (B,))
             x = symmetric_crops(x, self.size, oy, ox, *torch.randint(0, 2, (3, B)).bool())
         else:
@@ -344,7 +367,8 @@ def powder_dataloaders(
     device = default_device(device)
     inputs, targets = scalers.inputs(df), scalers.targets(df)
     def loader(idx, train):
-        return TileLoader(TileDataset(images, idx, inputs, targets), bs=bs, shuffle=train, drop_last=train and len(idx) > bs,
+        return TileLoader(TileDataset(images, idx, inputs, targets), bs=bs, shuffle=train,
+                          drop_last=train and len(idx) > bs,
                           num_workers=num_workers, device=device, after_batch=BatchAugment(size, train))
     dls = split_dataloaders(df.split, loader, device, seed)
     torch.manual_seed(seed)

@@ -32,7 +32,8 @@ def regression_metrics(
     if not len(y): return dict(MAE=np.nan, RMSE=np.nan, R2=np.nan, MAPE=np.nan, MedAE=np.nan, n=0)
     e = p - y
     ss = ((y - y.mean()) ** 2).sum()
-    return dict(MAE=np.abs(e).mean(), RMSE=np.sqrt((e ** 2).mean()), R2=1 - (e ** 2).sum() / ss if ss > 0 else np.nan,
+    return dict(MAE=np.abs(e).mean(), RMSE=np.sqrt((e ** 2).mean()),
+                R2=1 - (e ** 2).sum() / ss if ss > 0 else np.nan,
                 MAPE=100 * np.abs(e / y).mean(), MedAE=np.median(np.abs(e)), n=len(y))
 
 def classification_metrics(
@@ -45,8 +46,10 @@ def classification_metrics(
     c = p >= 0.5
     two = len(np.unique(y)) == 2
     return dict(accuracy=skm.accuracy_score(y, c), precision=skm.precision_score(y, c, zero_division=0),
-                recall=skm.recall_score(y, c, zero_division=0), F1=skm.f1_score(y, c, zero_division=0), Brier=np.mean((p - y) ** 2),
-                ROC_AUC=skm.roc_auc_score(y, p) if two else np.nan, PR_AUC=skm.average_precision_score(y, p) if two else np.nan, n=len(y))
+                recall=skm.recall_score(y, c, zero_division=0), F1=skm.f1_score(y, c, zero_division=0),
+                Brier=np.mean((p - y) ** 2),
+                ROC_AUC=skm.roc_auc_score(y, p) if two else np.nan,
+                PR_AUC=skm.average_precision_score(y, p) if two else np.nan, n=len(y))
 
 def evaluate_predictions(
     pred, # predictions, per tile or per powder
@@ -62,7 +65,8 @@ def evaluate_predictions(
         if target == 'Hall_time': y = np.where(t.flowable, y, np.nan)
         rows += [(target, k, v) for k, v in regression_metrics(y, pred[target]).items()]
     rows += [('flowable', k, v) for k, v in classification_metrics(t.flowable, pred.p_flowable).items()]
-    rows.append(('carr_class', 'accuracy', float(np.mean(flow_class(carr_index(t.HR.to_numpy())) == flow_class(pred.CI.to_numpy())))))
+    rows.append(('carr_class', 'accuracy',
+                 float(np.mean(flow_class(carr_index(t.HR.to_numpy())) == flow_class(pred.CI.to_numpy())))))
     return pd.DataFrame(rows, columns=['target', 'metric', 'value']).assign(model=model, level=level)[['model', 'level', 'target', 'metric', 'value']]
 
 # %% ../nbs/05a_evaluation.ipynb #5b563e82
@@ -88,7 +92,8 @@ def cv_folds(
     return pd.DataFrame(rows).sort_values(['repeat', 'fold', 'powder_name'], ignore_index=True)
 
 # %% ../nbs/05a_evaluation.ipynb #3275ff62
-ORACLE_FEATURES = ('d10_um', 'd50_um', 'd90_um', 'sigma', 'density', 'sphericity', 'aspect', 'satellites', 'roughness')
+ORACLE_FEATURES = ('d10_um', 'd50_um', 'd90_um', 'sigma', 'density', 'sphericity', 'aspect',
+                   'satellites', 'roughness')
 VISIBLE_FEATURES = tuple(c for c in ORACLE_FEATURES if c != 'density')   # what an image can show
 
 def fit_regressors(
@@ -105,8 +110,10 @@ def fit_regressors(
         fill = np.nan_to_num(np.nanmedian(Xtr, 0))
     Xtr, flows = np.where(np.isnan(Xtr), fill, Xtr), labels.flowable.to_numpy(bool)
     fitted = dict(fill=fill)
-    for col, y, rows in [('AOR', labels.AOR, slice(None)), ('HR', labels.HR, slice(None)), ('Hall_time', np.log(labels.Hall_time), flows)]:
-        fitted[col] = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 20))).fit(Xtr[rows], np.asarray(y, float)[rows])
+    for col, y, rows in [('AOR', labels.AOR, slice(None)), ('HR', labels.HR, slice(None)),
+                         ('Hall_time', np.log(labels.Hall_time), flows)]:
+        fitted[col] = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 20))).fit(Xtr[rows],
+                                                                                                  np.asarray(y, float)[rows])
     two = len(np.unique(flows)) == 2   # one class only: its share is the probability
     fitted['flowable'] = make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(Xtr, flows) if two else float(flows[0])
     return fitted
@@ -160,7 +167,8 @@ def morphometry_features(
     from powderflow.morphology import measure_tiles, powder_features
     parts, imgs = measure_tiles(records.image_path, cache_dir)
     powder = dict(zip(records.image_path.astype(str), records.powder_name))
-    return powder_features(parts.assign(powder_name=parts.image.map(powder)), imgs.assign(powder_name=imgs.image.map(powder)))
+    return powder_features(parts.assign(powder_name=parts.image.map(powder)),
+                           imgs.assign(powder_name=imgs.image.map(powder)))
 
 def noise_free_predictions(
     powders, # the simulator's powders.csv
@@ -173,7 +181,8 @@ def noise_free_predictions(
         p = Powder(**{f: getattr(r, f) for f in Powder.__dataclass_fields__})
         t = true_labels(p, model)
         mu = (model.aor_crit - t['AOR']) / model.aor_width + (model.hr_crit - t['HR']) / model.hr_width
-        rows.append(dict(powder_name=r.name, AOR=t['AOR'], HR=t['HR'], CI=float(carr_index(max(t['HR'], 1.))), Hall_time=t['hall_s'],
+        rows.append(dict(powder_name=r.name, AOR=t['AOR'], HR=t['HR'], CI=float(carr_index(max(t['HR'], 1.))),
+                         Hall_time=t['hall_s'],
                          p_flowable=float(norm.cdf(mu / model.flow_noise)) * (t['hall_s'] < model.t_max_s)))
     return pd.DataFrame(rows)
 
@@ -207,7 +216,8 @@ def morphometry_baseline(
     cache_dir=None, # where to keep the tiles' measurements
 ):
     "Per test powder: regression on the powder's particle size and shape distributions (`morphology`)"
-    return feature_baseline(morphometry_features(df, cache_dir), df[df.split == 'train'], df[df.split == 'test'])
+    return feature_baseline(morphometry_features(df, cache_dir), df[df.split == 'train'],
+                            df[df.split == 'test'])
 
 # %% ../nbs/05a_evaluation.ipynb #3dd3c8cb
 PREDICTION_COLUMNS = ['repeat', 'fold', 'powder_name', 'model', 'AOR_true', 'AOR_pred', 'HR_true', 'HR_pred',
@@ -222,10 +232,13 @@ def prediction_rows(
     "Predictions joined to the truth and the fold, in `PREDICTION_COLUMNS`"
     t = labels.set_index('powder_name').loc[pred.powder_name]
     d = fold_rows.set_index('powder_name').loc[pred.powder_name]
-    return pd.DataFrame(dict(repeat=d.repeat.to_numpy(), fold=d.fold.to_numpy(), powder_name=pred.powder_name.to_numpy(), model=model,
-                             AOR_true=t.AOR.to_numpy(), AOR_pred=pred.AOR.to_numpy(), HR_true=t.HR.to_numpy(), HR_pred=pred.HR.to_numpy(),
+    return pd.DataFrame(dict(repeat=d.repeat.to_numpy(), fold=d.fold.to_numpy(),
+                             powder_name=pred.powder_name.to_numpy(), model=model,
+                             AOR_true=t.AOR.to_numpy(), AOR_pred=pred.AOR.to_numpy(), HR_true=t.HR.to_numpy(),
+                             HR_pred=pred.HR.to_numpy(),
                              Hall_time_true=t.Hall_time.to_numpy(), Hall_time_pred=pred.Hall_time.to_numpy(),
-                             flowable_true=t.flowable.to_numpy(bool), flowable_prob=pred.p_flowable.to_numpy()))
+                             flowable_true=t.flowable.to_numpy(bool),
+                             flowable_prob=pred.p_flowable.to_numpy()))
 
 def crossvalidate(
     labels, # `powder_labels` of every powder
@@ -239,17 +252,22 @@ def crossvalidate(
     for (r, i), te in folds.groupby(['repeat', 'fold']):
         test_names = te.powder_name.tolist()
         tr = labels.drop(index=test_names).reset_index(drop=True)
-        if mean: out.append(prediction_rows(mean_predictions(tr, test_names), labels.reset_index(drop=True), te, 'mean'))
+        if mean: out.append(prediction_rows(mean_predictions(tr, test_names),
+                                            labels.reset_index(drop=True), te, 'mean'))
         for name, f in (features or {}).items():
             pred = pd.concat([pd.DataFrame(dict(powder_name=test_names)), fit_predict(f.loc[tr.powder_name], tr, f.loc[test_names])], axis=1)
             out.append(prediction_rows(pred, labels.reset_index(drop=True), te, name))
         for name, pred in (fixed or {}).items():
-            out.append(prediction_rows(pred.set_index('powder_name').loc[test_names].reset_index(), labels.reset_index(drop=True), te, name))
+            out.append(prediction_rows(pred.set_index('powder_name').loc[test_names].reset_index(),
+                                       labels.reset_index(drop=True), te, name))
     return pd.concat(out, ignore_index=True)[PREDICTION_COLUMNS]
 
 # %% ../nbs/05a_evaluation.ipynb #70b9d8cc
-KEY_METRICS = (   # the study's key metrics, per powder: the headline's, the grid's, the robustness tables' and `metrics_table`'s
-    ('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('Hall_time', 'MAPE'), ('flowable', 'ROC_AUC'), ('flowable', 'Brier'))
+# the study's key metrics, per powder: the headline's, the grid's, the robustness tables' and
+# `metrics_table`'s
+KEY_METRICS = (
+    ('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('Hall_time', 'MAPE'),
+               ('flowable', 'ROC_AUC'), ('flowable', 'Brier'))
 
 def _metric(name, y, p, idx):
     "Metric `name` of truth y and prediction p (vectors over powders) on each row of resample indices `idx` (B x n)"
@@ -288,7 +306,8 @@ def metric_draws(
             y = g[f'{target}_true'].to_numpy(float)
             p = g['flowable_prob' if target == 'flowable' else f'{target}_pred'].to_numpy(float)
             draws.setdefault((model, target, metric), []).append(_metric(metric, y, p, idx))
-    with warnings.catch_warnings():   # a resample of powders that all share one value has no R2: NaN, left out of the mean
+    # a resample of powders that all share one value has no R2: NaN, left out of the mean
+    with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         return {k: np.nanmean(np.stack(v), 0) for k, v in draws.items()}
 
@@ -299,8 +318,10 @@ def cv_metrics(
 )->pd.DataFrame:
     "Per model, target and metric: the value (mean over repeats) and its 95 % bootstrap interval over powders"
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)   # a metric that no resample defines (too few powders) stays NaN
-        rows = [dict(model=m, target=t, metric=k, value=d[0], lo=np.nanpercentile(d[1:], 2.5), hi=np.nanpercentile(d[1:], 97.5))
+        # a metric that no resample defines (too few powders) stays NaN
+        warnings.simplefilter('ignore', RuntimeWarning)
+        rows = [dict(model=m, target=t, metric=k, value=d[0], lo=np.nanpercentile(d[1:], 2.5),
+                     hi=np.nanpercentile(d[1:], 97.5))
                 for (m, t, k), d in metric_draws(preds, n_boot, seed).items()]
     return pd.DataFrame(rows)
 
@@ -332,7 +353,8 @@ def intervals_of(
     seed=0, # seed of the resampling
 )->pd.DataFrame:
     "`cv_metrics` of one split's per-powder predictions: target, metric, value and its 95 % interval (lo, hi)"
-    rows = prediction_rows(pred, labels, pd.DataFrame(dict(repeat=0, fold=0, powder_name=pred.powder_name.to_numpy())), 'model')
+    rows = prediction_rows(pred, labels,
+                           pd.DataFrame(dict(repeat=0, fold=0, powder_name=pred.powder_name.to_numpy())), 'model')
     return cv_metrics(rows, n_boot, seed).drop(columns='model')
 
 # %% ../nbs/05a_evaluation.ipynb #1c79c45a
@@ -356,7 +378,8 @@ def group_metrics(
     return pd.DataFrame(rows)
 
 # %% ../nbs/05a_evaluation.ipynb #8b6afe38
-MODEL_ORDER = ('cnn', 'cnn+density', 'cnn_features', 'cnn_untrained', 'morphometry', 'mean', 'oracle_visible', 'oracle', 'noise_ceiling')
+MODEL_ORDER = ('cnn', 'cnn+density', 'cnn_features', 'cnn_untrained', 'morphometry', 'mean', 'oracle_visible',
+               'oracle', 'noise_ceiling')
 
 def metrics_with_intervals(
     metrics, # `cv_metrics` output
@@ -364,7 +387,8 @@ def metrics_with_intervals(
 ):
     "The metrics as a table of 'value [lo, hi]', one row per model, one column per target and metric"
     fmt = lambda r: f'{r.value:.{digits}f} [{r.lo:.{digits}f}, {r.hi:.{digits}f}]' if np.isfinite(r.value) else ''
-    t = metrics.assign(text=metrics.apply(fmt, axis=1)).pivot(index='model', columns=['target', 'metric'], values='text')
+    t = metrics.assign(text=metrics.apply(fmt, axis=1)).pivot(index='model',
+                                                              columns=['target', 'metric'], values='text')
     t = t[[c for c in KEY_METRICS if c in t.columns]]
     t.columns = [f'{a} {b}' for a, b in t.columns]
     return t.loc[[m for m in MODEL_ORDER if m in t.index] + sorted(set(t.index) - set(MODEL_ORDER))]
@@ -387,10 +411,12 @@ def plot_cv_parity(
     axs[0].legend(fontsize=8)
     for k, m in enumerate(models):
         a = avg[avg.model == m]
-        axs[2].scatter(a.flowable_prob, k + 0.25 * (a.flowable_true - 0.5) + np.random.default_rng(k).uniform(-0.05, 0.05, len(a)),
+        axs[2].scatter(a.flowable_prob,
+                       k + 0.25 * (a.flowable_true - 0.5) + np.random.default_rng(k).uniform(-0.05, 0.05, len(a)),
                        c=np.where(a.flowable_true > 0.5, 'tab:blue', 'tab:red'), s=14)
     axs[2].axvline(0.5, color='k', lw=0.6, ls='--')
-    axs[2].set_yticks(range(len(models)), models); axs[2].set_xlabel('P(flowable) predicted\n(blue: flows, red: does not)')
+    axs[2].set_yticks(range(len(models)), models); axs[2].set_xlabel('P(flowable) predicted\n(blue: flows, '
+                                                                     'red: does not)')
     axs[2].set_title('flowable')
     fig.tight_layout()
     return fig

@@ -33,10 +33,13 @@ def train_grid(
         for p in pipelines:
             res = study_model(data, profile, b, p, run_dir, seed, epochs, size, device)
             m = res.metrics.query("model == 'model' and level == 'powder'")
-            rows.append(m.assign(backbone=b, pipeline=p, train_s=round(res.train_s, 1), epochs=res.cfg.epochs, size=res.cfg.size))
+            rows.append(m.assign(backbone=b, pipeline=p, train_s=round(res.train_s, 1), epochs=res.cfg.epochs,
+                                 size=res.cfg.size))
             test = res.powders.powder_name
-            preds.append(prediction_rows(res.powders, powder_labels(res.df), pd.DataFrame(dict(repeat=0, fold=0, powder_name=test)), f'{b} x {p}'))
-    grid = pd.concat(rows, ignore_index=True)[['backbone', 'pipeline', 'target', 'metric', 'value', 'train_s', 'epochs', 'size']]
+            preds.append(prediction_rows(res.powders, powder_labels(res.df),
+                                         pd.DataFrame(dict(repeat=0, fold=0, powder_name=test)), f'{b} x {p}'))
+    grid = pd.concat(rows, ignore_index=True)[['backbone', 'pipeline', 'target', 'metric', 'value', 'train_s',
+                                               'epochs', 'size']]
     return (grid, pd.concat(preds, ignore_index=True)) if predictions else grid
 
 def grid_table(
@@ -44,7 +47,8 @@ def grid_table(
     keys=KEY_METRICS, # (target, metric) columns
 ):
     "Wide table: a row per backbone x pipeline, a column per key metric (training times, which vary from run to run, are left out)"
-    w = grid.pivot_table(index=['backbone', 'pipeline'], columns=['target', 'metric'], values='value', sort=False)
+    w = grid.pivot_table(index=['backbone', 'pipeline'], columns=['target', 'metric'],
+                         values='value', sort=False)
     w = w[[k for k in keys if k in w.columns]]
     w.columns = [f'{t} {m}' for t, m in w.columns]
     return w.round(3).reset_index()
@@ -77,9 +81,11 @@ def plot_grid(
 ):
     "Figure: one backbone x pipeline heat map per key metric"
     backbones = list(dict.fromkeys(grid.backbone)); pipelines = [m for m in METHODS if m in set(grid.pipeline)]
-    pipelines += [p for p in dict.fromkeys(grid.pipeline) if p not in pipelines]   # registered extra pipelines, last
+    # registered extra pipelines, last
+    pipelines += [p for p in dict.fromkeys(grid.pipeline) if p not in pipelines]
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, len(keys), figsize=(len(keys) * (1.6 + 0.55 * len(pipelines)), 2.4 + 0.45 * len(backbones)), squeeze=False)
+    fig, axs = plt.subplots(1, len(keys),
+                            figsize=(len(keys) * (1.6 + 0.55 * len(pipelines)), 2.4 + 0.45 * len(backbones)), squeeze=False)
     axs = axs[0]
     for ax, (t, m) in zip(axs, keys):
         v = grid[(grid.target == t) & (grid.metric == m)].pivot(index='backbone', columns='pipeline', values='value').reindex(index=backbones, columns=pipelines)
@@ -87,7 +93,8 @@ def plot_grid(
         im = ax.imshow(v.to_numpy(float), cmap='viridis', vmin=lo, vmax=hi)
         ax.set_xticks(range(len(pipelines)), pipelines, rotation=60, ha='right', fontsize=8); ax.set_yticks(range(len(backbones)), backbones, fontsize=8)
         for (i, j), x in np.ndenumerate(v.to_numpy(float)):
-            ax.text(j, i, 'n/a' if np.isnan(x) else f'{x:.2f}', ha='center', va='center', fontsize=7, color='w' if x < (lo + hi) / 2 else 'k')
+            ax.text(j, i, 'n/a' if np.isnan(x) else f'{x:.2f}', ha='center', va='center', fontsize=7,
+                    color='w' if x < (lo + hi) / 2 else 'k')
         ax.set_title(f'{t} {m} (test powders)', fontsize=10); ax.figure.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     return fig

@@ -29,7 +29,8 @@ def save_model(
     folder, # where it goes
 )->Path:
     "Save the model in the library's model-folder convention (`core.save_model_folder`)"
-    conf = dict(powderflow=__version__, config=asdict(cfg), scalers=scalers.to_dict(), n_inputs=1 + len(scalers.extra_cols),
+    conf = dict(powderflow=__version__, config=asdict(cfg), scalers=scalers.to_dict(),
+                n_inputs=1 + len(scalers.extra_cols),
                 outputs=list(OUTPUTS))
     return save_model_folder(folder, {k: v.float() for k, v in model.state_dict().items()}, conf)
 
@@ -75,7 +76,8 @@ def predict_tiles(
     device = device or next(model.parameters()).device
     labelled = 'AOR' in df.columns
     targets = scalers.targets(df) if labelled else np.zeros((len(df), len(OUTPUTS)), np.float32)
-    dl = TileLoader(TileDataset(images, np.arange(len(df)), scalers.inputs(df), targets), bs=bs, shuffle=False,
+    dl = TileLoader(TileDataset(images, np.arange(len(df)), scalers.inputs(df), targets),
+                    bs=bs, shuffle=False,
                     device=device, after_batch=BatchAugment(size, train=False))
     model.eval(); outs, feats = [], []
     hook = model.trunk.register_forward_hook(lambda m, i, o: feats.append(o.float().cpu())) if features else None
@@ -117,7 +119,8 @@ class Domain:
     "Where the training powders lie in the model's feature space, to tell a prediction from an extrapolation"
     centroids: np.ndarray  # one row per training powder: the mean of its tiles' features
     scale: np.ndarray      # per feature: its sd over the training powders (distances are in these units)
-    reference: np.ndarray  # distances of the validation powders (never trained on) to their nearest training powder
+    # distances of the validation powders (never trained on) to their nearest training powder
+    reference: np.ndarray
 
     @classmethod
     def fit(cls,
@@ -145,7 +148,8 @@ class Domain:
     )->pd.DataFrame:
         "Per powder: distance, its ratio to the largest validation distance, and the extrapolation flag"
         d = self.distance(x); r = d / max(float(self.reference.max()), 1e-12)
-        return pd.DataFrame(dict(powder_name=names, domain_distance=d.round(4), domain_ratio=r.round(3), extrapolation=r > 1))
+        return pd.DataFrame(dict(powder_name=names, domain_distance=d.round(4), domain_ratio=r.round(3),
+                                 extrapolation=r > 1))
 
     def save(self,
         path, # a .safetensors file
@@ -155,7 +159,8 @@ class Domain:
         with atomic_write(path) as f: f.write(save_safetensors(arrays))
 
     @classmethod
-    def load(cls, path): return cls(**{k: v.numpy() for k, v in load_file(str(path)).items()})  # a `save`d file
+    # a `save`d file
+    def load(cls, path): return cls(**{k: v.numpy() for k, v in load_file(str(path)).items()})
 
 def fit_domain(
     model, # a trained `PowderNet`
@@ -185,13 +190,16 @@ def evaluate_model(
     model, cfg, scalers = load_model(model_dir)
     df = read_records(records) if not isinstance(records, pd.DataFrame) else records
     if split and 'split' in df.columns: df = df[df.split == split]
-    elif (Path(model_dir)/'split.csv').exists():  # never score the model on powders it was trained or validated on
+    # never score the model on powders it was trained or validated on
+    elif (Path(model_dir)/'split.csv').exists():
         seen = pd.read_csv(Path(model_dir)/'split.csv').query("split in ('train', 'valid')").powder_name
         df = df[~df.powder_name.isin(seen)]
     if not len(df):
-        raise RecordError(f'{records}: no records left to evaluate (all powders were used in training or validation)')
+        raise RecordError(f'{records}: no records left to evaluate (all powders were used in training or '
+                          'validation)')
     df = df.reset_index(drop=True)
-    images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or Path(model_dir).parent/'cache', progress=False)
+    images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or Path(model_dir).parent/'cache',
+                          progress=False)
     tiles = predict_tiles(model, df, images, scalers, cfg.size)
     per, truth = powder_predictions(tiles), powder_labels(df)
     metrics = pd.concat([evaluate_predictions(tiles, truth, 'model', 'tile'),
@@ -225,25 +233,32 @@ def predict_files(
     model, cfg, scalers = load_model(model_dir)
     extra = dict(extra or {})
     missing = [c for c in scalers.extra_cols if c not in extra]
-    if missing: raise RecordError(f'{model_dir}: the model also needs {", ".join(missing)}: give each (e.g. --extra {missing[0]}=VALUE)')
+    if missing: raise RecordError(f'{model_dir}: the model also needs {", ".join(missing)}: give each (e.g. '
+                                  f'--extra {missing[0]}=VALUE)')
     rows, images = [], []
     for f, given in files:
         try:
             img, meta = read_micrograph(f, pixel_size_um, magnification)
-            if img.min() == img.max(): raise RecordError(f'{f}: constant image (every pixel is {img.flat[0]}): nothing to see')
+            if img.min() == img.max(): raise RecordError(f'{f}: constant image (every pixel is '
+                                                         f'{img.flat[0]}): nothing to see')
             img8 = prepare_tile(img, cfg.method)
         except (TileError, MetadataError, ValueError) as e: raise RecordError(str(e) if str(f) in str(e) else f'{f}: {e}') from None
-        if 'magnification' not in meta: raise RecordError(f'{f}: no scale: the file gives neither a pixel size nor a magnification; '
+        if 'magnification' not in meta: raise RecordError(f'{f}: no scale: the file gives neither a pixel '
+                                                          'size nor a magnification; '
                                                           'pass --pixel-size UM or --magnification M')
         for k, crop in enumerate(_square_crops(img8)):
             images.append(resize_tile(crop, cfg.cache_size))
-            rows.append(dict(image_path=str(Path(f).absolute()), crop=k, powder_name=powder or powder_of(f, given),
-                             magnification=float(meta['magnification']), pixel_size_um=meta.get('pixel_size_um'), bit_depth=meta['bit_depth'],
-                             scale_source=meta.get('scale_source', 'given'), scale_warning=meta.get('scale_warning', ''),
+            rows.append(dict(image_path=str(Path(f).absolute()), crop=k,
+                             powder_name=powder or powder_of(f, given),
+                             magnification=float(meta['magnification']),
+                             pixel_size_um=meta.get('pixel_size_um'), bit_depth=meta['bit_depth'],
+                             scale_source=meta.get('scale_source', 'given'),
+                             scale_warning=meta.get('scale_warning', ''),
                              data_bar=meta.get('data_bar', ''), **extra))
     df = pd.DataFrame(rows)
     tiles, feats = predict_tiles(model, df, np.stack(images), scalers, cfg.size, features=True)
-    about = ['pixel_size_um', 'bit_depth', 'scale_source', 'scale_warning', 'data_bar']   # what the files said, per tile
+    # what the files said, per tile
+    about = ['pixel_size_um', 'bit_depth', 'scale_source', 'scale_warning', 'data_bar']
     tiles = pd.concat([df[['image_path', 'crop']], tiles, df[about]], axis=1)
     powders = powder_predictions(tiles.drop(columns=['image_path', 'crop', *about]))
     powders = powders.merge(tiles.groupby('powder_name').bit_depth.agg(lambda b: '/'.join(map(str, sorted(set(b))))).rename('bit_depth').reset_index())

@@ -30,7 +30,8 @@ def linear_heads(
     W, b = [], []
     for o in outputs:
         pipe = fitted[o]
-        if isinstance(pipe, float): raise ValueError(f'{o}: the training powders hold one class only; there is no model to explain')
+        if isinstance(pipe, float): raise ValueError(f'{o}: the training powders hold one class only; there '
+                                                     'is no model to explain')
         scaler, reg = pipe[0], pipe[-1]
         w = np.ravel(reg.coef_) / scaler.scale_
         W.append(w); b.append(float(np.ravel(reg.intercept_)[0]) - float((w * scaler.mean_).sum()))
@@ -92,7 +93,8 @@ def gradcam(
 )->torch.Tensor:
     "Signed Grad-CAM of output `target` at the backbone's last convolution of stride 16, upsampled to the tile (B,H,W)"
     model.eval()
-    cam = LayerGradCam(model, cam_layer(model)).attribute(x, target=target, additional_forward_args=(log_px,), relu_attributions=False)
+    cam = LayerGradCam(model, cam_layer(model)).attribute(x, target=target, additional_forward_args=(log_px,),
+                                                          relu_attributions=False)
     return LayerAttribution.interpolate(cam, x.shape[-2:], 'bilinear')[:, 0].detach()
 
 def integrated_gradients(
@@ -109,7 +111,8 @@ def integrated_gradients(
     "Integrated Gradients of output `target` from `baseline`, averaged over noisy copies of the tiles (B,H,W)"
     model.eval()
     ig, base = IntegratedGradients(model), blurred(x) if baseline is None else baseline
-    kw = dict(baselines=base, target=target, n_steps=steps, additional_forward_args=(log_px,), internal_batch_size=64)
+    kw = dict(baselines=base, target=target, n_steps=steps, additional_forward_args=(log_px,),
+              internal_batch_size=64)
     if not nt_samples: return ig.attribute(x, **kw)[:, 0].detach()
     torch.manual_seed(seed)
     return NoiseTunnel(ig).attribute(x, nt_type='smoothgrad', nt_samples=nt_samples, stdevs=stdev, **kw)[:, 0].detach()
@@ -125,7 +128,8 @@ def smoothgrad(
 )->torch.Tensor:
     "The signed gradient of output `target` averaged over noisy copies of the tiles (B,H,W): no path, no input factor"
     model.eval(); torch.manual_seed(seed)
-    return NoiseTunnel(Saliency(model)).attribute(x, nt_type='smoothgrad', nt_samples=nt_samples, stdevs=stdev, target=target,
+    return NoiseTunnel(Saliency(model)).attribute(x, nt_type='smoothgrad', nt_samples=nt_samples,
+                                                  stdevs=stdev, target=target,
                                                   abs=False, additional_forward_args=(log_px,))[:, 0].detach()
 
 def completeness_error(
@@ -151,7 +155,8 @@ def randomization_cascade(
     m, g = copy.deepcopy(model).eval(), torch.Generator().manual_seed(seed)
     with torch.no_grad(): m.W.copy_(torch.randn(m.W.shape, generator=g) * m.W.std(0))
     out = [('regressors', copy.deepcopy(m))]
-    body = [(n, c) for n, c in reversed(list(m.net.body.named_children())) if any(True for _ in c.parameters())]
+    body = [(n, c) for n,
+            c in reversed(list(m.net.body.named_children())) if any(True for _ in c.parameters())]
     torch.manual_seed(seed)
     for name, layer in [('descriptor head', m.net.head), *body]:
         for s in layer.modules():
@@ -199,7 +204,8 @@ def regions(
     m = np.asarray(mask, bool).astype(np.uint8)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1, 2 * rim + 1))
     band = cv2.dilate(m, k).astype(bool) & ~cv2.erode(m, k).astype(bool)
-    return dict(particles=m.astype(bool), interior=m.astype(bool) & ~band, rims=band, substrate=~m.astype(bool) & ~band)
+    return dict(particles=m.astype(bool), interior=m.astype(bool) & ~band, rims=band,
+                substrate=~m.astype(bool) & ~band)
 
 def attribution_shares(
     attr, # attribution map (H,W)
@@ -208,4 +214,5 @@ def attribution_shares(
 )->dict:
     "Per region: its share of |attribution| divided by its share of the tile (1: no preference; NaN: no such region)"
     a = np.abs(np.asarray(attr, float)); total = a.sum()
-    return {k: float(a[r].sum() / total / r.mean()) if r.any() and total > 0 else np.nan for k, r in regions(mask, rim).items()}
+    return {k: float(a[r].sum() / total / r.mean()) if r.any() and total > 0 else np.nan for k,
+            r in regions(mask, rim).items()}

@@ -25,7 +25,8 @@ with quiet_dependency_imports():
 from fastcore.basics import patch
 from .data import Scalers, cache_images, powder_dataloaders, read_records, split_by_powder, check_split
 from .model import PowderNet, powder_splitter, OUTPUTS
-from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, morphometry_baseline, powder_labels,
+from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline,
+                                   morphometry_baseline, powder_labels,
                                    regression_metrics, intervals_of, metrics_with_intervals, KEY_METRICS)
 from .config import TrainConfig, profile_config
 from .inference import predict_tiles, powder_predictions, powder_means, fit_domain, save_model
@@ -46,7 +47,8 @@ class PowderLoss(nn.Module):
         hall = F.mse_loss(pred[m, 2], y[m, 2]) if m.any() else pred[:, 2].sum() * 0
         return (self.w[0] * F.mse_loss(pred[:, 0], y[:, 0]) + self.w[1] * F.mse_loss(pred[:, 1], y[:, 1]) + self.w[2] * hall
                 + self.w[3] * F.binary_cross_entropy_with_logits(pred[:, 3], y[:, 3]))
-    def activation(self, x): return torch.cat([x[:, :3], torch.sigmoid(x[:, 3:])], 1)  # what `get_preds` returns
+    # what `get_preds` returns
+    def activation(self, x): return torch.cat([x[:, :3], torch.sigmoid(x[:, 3:])], 1)
     def decodes(self, x): return x
 
 # %% ../nbs/05_training.ipynb #fcd2b578
@@ -77,7 +79,8 @@ class Checkpoint(Callback):
     def after_epoch(self):
         if self.epoch < self.resumable_save_model.skip or rank_distrib(): return
         self.learn.save('last', with_opt=True)
-        state = dict(epoch=self.epoch, best=float(self.resumable_save_model.best), wait=self.resumable_early_stopping.wait)
+        state = dict(epoch=self.epoch, best=float(self.resumable_save_model.best),
+                     wait=self.resumable_early_stopping.wait)
         with atomic_write(self.path/self.model_dir/'last.json', 'w') as f: json.dump(state, f)
 
 class RestoreTrackers(Callback):
@@ -94,7 +97,9 @@ class BF16Autocast(MixedPrecision):
     def __init__(self): super().__init__(amp_mode='bf16')
     def before_fit(self):
         dev = self.dls.device.type
-        if dev == 'cuda' and not torch.cuda.is_bf16_supported(): raise ValueError('this GPU has no bfloat16: train with precision="fp32"')
+        if dev == 'cuda' and not torch.cuda.is_bf16_supported(): raise ValueError('this GPU has no bfloat16: '
+                                                                                  'train with '
+                                                                                  'precision="fp32"')
         # bf16 has fp32's range: no loss scaling, so the scaler stays off
         self.autocast, self.learn.scaler, self.scales = torch.autocast(dev, dtype=torch.bfloat16), torch.amp.GradScaler(dev, enabled=False), []
 
@@ -108,7 +113,8 @@ def make_learner(
     seed_everything(cfg.seed)
     Path(path).mkdir(parents=True, exist_ok=True)
     model = PowderNet(cfg.backbone, n_inputs, cfg.use_mag, cfg.pretrained, cfg.weights)
-    learn = Learner(dls, model, loss_func=PowderLoss(), splitter=powder_splitter, path=path, model_dir='models', cbs=[EpochSeed(cfg.seed)])
+    learn = Learner(dls, model, loss_func=PowderLoss(), splitter=powder_splitter, path=path,
+                    model_dir='models', cbs=[EpochSeed(cfg.seed)])
     gpu = dls.device.type == 'cuda'
     if cfg.precision == 'bf16' or (cfg.precision == 'auto' and gpu): learn.add_cb(BF16Autocast())
     if cfg.memory_format == 'channels_last' or (cfg.memory_format == 'auto' and gpu): learn.add_cb(ChannelsLast())
@@ -130,9 +136,12 @@ def fit(
         learn.load('last', with_opt=True)
         cbs.append(RestoreTrackers(state['best'], state['wait']))
     if start >= cfg.epochs: return learn.load('best')
-    if num_distrib() > 1:   # launched by `accelerate launch`: data-parallel through fastai's distrib_ctx (gloo on CPU, NCCL on GPUs)
+    # launched by `accelerate launch`: data-parallel through fastai's distrib_ctx (gloo on CPU, NCCL on GPUs)
+    if num_distrib() > 1:
         on_cpu = learn.dls.device.type == 'cpu'
-        with learn.distrib_ctx(sync_bn=not on_cpu, cpu=on_cpu): learn.fit_one_cycle(cfg.epochs, cfg.lr, cbs=cbs, start_epoch=start)
+        with learn.distrib_ctx(sync_bn=not on_cpu, cpu=on_cpu): learn.fit_one_cycle(cfg.epochs, cfg.lr,
+                                                                                    cbs=cbs,
+                                                                                    start_epoch=start)
     else: learn.fit_one_cycle(cfg.epochs, cfg.lr, cbs=cbs, start_epoch=start)
     return learn
 
@@ -142,13 +151,16 @@ def _broadcast(self: DistributedDL,
     rank, # the rank that sends it
 ):
     "Broadcast `t` from `rank`: fastai moves it to CUDA first, which NCCL needs but gloo (CPU processes) cannot take"
-    t = torch.tensor(t, dtype=torch.long, device='cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu')
+    t = torch.tensor(t, dtype=torch.long,
+                     device='cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu')
     torch.distributed.broadcast(t, rank)
     return t.cpu().tolist()
 
 # %% ../nbs/05_training.ipynb #f37692cb
 def _fingerprint(cfg, df):
-    return hashlib.sha256(json.dumps(dict(cfg=asdict(cfg), records=df[['image_path', 'powder_name', 'magnification', 'AOR', 'HR', 'split']]
+    return hashlib.sha256(json.dumps(dict(cfg=asdict(cfg),
+                                          records=df[['image_path', 'powder_name', 'magnification', 'AOR',
+                                                      'HR', 'split']]
                                           .astype(str).values.tolist()), default=list).encode()).hexdigest()[:16]
 
 def _claim_run_folder(out, cfg, df, resume):
@@ -156,18 +168,22 @@ def _claim_run_folder(out, cfg, df, resume):
     fp, run_json, mdir = _fingerprint(cfg, df), out/'run.json', out/'models'
     info = json.loads(run_json.read_text()) if run_json.exists() else {}
     if resume and info.get('fingerprint') == fp and info.get('finished') and (mdir/'best.pth').exists(): return True
-    if rank_distrib(): return False   # the other processes of a distributed run: rank 0 has claimed the folder
+    # the other processes of a distributed run: rank 0 has claimed the folder
+    if rank_distrib(): return False
     if resume and (mdir/'last.json').exists() and info.get('fingerprint') != fp:
-        raise FileExistsError(f'{out}: holds a run with other settings or data; choose another folder, or start afresh (resume=False / --no-resume)')
+        raise FileExistsError(f'{out}: holds a run with other settings or data; choose another folder, or '
+                              'start afresh (resume=False / --no-resume)')
     if not resume or info.get('fingerprint') != fp:
         for f in ('last.json', 'last.pth', 'best.pth'): (mdir/f).unlink(missing_ok=True)
         (out/'history.csv').unlink(missing_ok=True)
-    with atomic_write(run_json, 'w') as f: json.dump(dict(fingerprint=fp, config=asdict(cfg), finished=False), f, indent=1, default=list)
+    with atomic_write(run_json, 'w') as f: json.dump(dict(fingerprint=fp, config=asdict(cfg), finished=False),
+                                                     f, indent=1, default=list)
     return False
 
 def _mark_finished(out, train_s):
     dist = torch.distributed.is_available() and torch.distributed.is_initialized()
-    info = json.loads((out/'run.json').read_text()) | dict(finished=True, train_s=round(train_s, 1), world_size=max(num_distrib(), 1),
+    info = json.loads((out/'run.json').read_text()) | dict(finished=True, train_s=round(train_s, 1),
+                                                           world_size=max(num_distrib(), 1),
                                                            backend=torch.distributed.get_backend() if dist else None)
     with atomic_write(out/'run.json', 'w') as f: json.dump(info, f, indent=1, default=list)
 
@@ -175,7 +191,8 @@ def rank0_first(device):
     "Under a distributed launch: a context in which rank 0 goes first (claiming the folder, caching) and the others wait"
     if num_distrib() <= 1: return contextlib.nullcontext()
     from accelerate import PartialState
-    return PartialState(cpu=device.type == 'cpu').main_process_first()   # starts the process group (gloo on CPU) if needed
+    # starts the process group (gloo on CPU) if needed
+    return PartialState(cpu=device.type == 'cpu').main_process_first()
 
 @dataclass
 class TrainingRun:
@@ -192,7 +209,8 @@ class TrainingRun:
     metrics: pd.DataFrame # per tile and per powder, the model's and the baselines'
     baselines: dict # baseline name -> its per-powder predictions
 
-RUN_TABLES = ('tile_predictions', 'powder_predictions', 'baseline_predictions', 'metrics')   # the CSVs a run folder holds
+# the CSVs a run folder holds
+RUN_TABLES = ('tile_predictions', 'powder_predictions', 'baseline_predictions', 'metrics')
 
 def run_training(
     records, # records CSV (native) or a validated records DataFrame
@@ -213,43 +231,55 @@ def run_training(
         powders = powders if powders is not None else (Path(records).parent/'powders.csv' if (Path(records).parent/'powders.csv').exists() else None)
         records = read_records(records)
     df = records.reset_index(drop=True).copy()
-    df['split'] = split if split is not None else split_by_powder(df, cfg.valid_pct, cfg.test_pct, cfg.seed, cfg.holdout)
+    df['split'] = split if split is not None else split_by_powder(df, cfg.valid_pct, cfg.test_pct,
+                                                                  cfg.seed, cfg.holdout)
     if not allow_shared_powders: check_split(df, df.split)
     device = default_device(device)
     with rank0_first(device):
         finished = _claim_run_folder(out, cfg, df, resume)
-        images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or out.parent/'cache', n_workers, progress)
+        images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or out.parent/'cache',
+                              n_workers, progress)
     scalers = Scalers.fit(df[df.split == 'train'], cfg.extra_cols)
     dls = powder_dataloaders(df, images, scalers, cfg.size, cfg.bs, device=device, seed=cfg.seed)
     learn = make_learner(dls, cfg, 1 + len(cfg.extra_cols), out)
     t0 = time.time()
-    if finished: learn.load('best', with_opt=False)   # trained already (by this notebook before, or another one): reuse it
+    # trained already (by this notebook before, or another one): reuse it
+    if finished: learn.load('best', with_opt=False)
     elif progress and not rank_distrib() and progress_bars(): fit(learn, cfg, resume)
     elif progress and not rank_distrib():   # not a terminal: fastai's one line per epoch, no bar
         with learn.no_bar(): fit(learn, cfg, resume)
-    else:   # quiet: no bar, no log lines, and not the trackers' "Better model found" / "No improvement" messages either
+    # quiet: no bar, no log lines, and not the trackers' "Better model found" / "No improvement" messages
+    # either
+    else:
         with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): fit(learn, cfg, resume)
     train_s = json.loads((out/'run.json').read_text()).get('train_s', 0.0) if finished else time.time() - t0
-    with rank0_first(device):   # rank 0 evaluates and writes; the other processes of a distributed run read what it wrote
-        if not rank_distrib(): return _evaluate(learn, cfg, df, images, scalers, train_s, out, powders, cache_dir, finished)
+    # rank 0 evaluates and writes; the other processes of a distributed run read what it wrote
+    with rank0_first(device):
+        if not rank_distrib(): return _evaluate(learn, cfg, df, images, scalers, train_s, out, powders,
+                                                cache_dir, finished)
     truth = powder_labels(df[df.split == 'test'])
     tiles, per_powder, base, metrics = (pd.read_csv(out/f'{name}.csv') for name in RUN_TABLES)
-    baselines = {k: g.drop(columns='model').dropna(axis=1, how='all').reset_index(drop=True) for k, g in base.groupby('model', sort=False)}
+    baselines = {k: g.drop(columns='model').dropna(axis=1, how='all').reset_index(drop=True) for k,
+                 g in base.groupby('model', sort=False)}
     return TrainingRun(learn, cfg, df, images, scalers, train_s, tiles, per_powder, truth, metrics, baselines)
 
-def _evaluate(learn, cfg, df, images, scalers, train_s, out, powders, cache_dir, finished):   # `run_training`'s, on rank 0
+# `run_training`'s, on rank 0
+def _evaluate(learn, cfg, df, images, scalers, train_s, out, powders, cache_dir, finished):
     "Save the model, predict the test powders, score the model and the baselines, write the tables: the `TrainingRun`"
     save_model(learn.model, cfg, scalers, out/'model')
     with atomic_write(out/'model'/'split.csv', 'w') as f: df[['powder_name', 'split']].drop_duplicates().to_csv(f, index=False)
     test = df[df.split == 'test']
-    tiles, test_feats = predict_tiles(learn.model, test, images[np.flatnonzero(df.split == 'test')], scalers, cfg.size, features=True)
+    tiles, test_feats = predict_tiles(learn.model, test, images[np.flatnonzero(df.split == 'test')], scalers,
+                                      cfg.size, features=True)
     domain = fit_domain(learn.model, df, images, scalers, cfg.size)
     domain.save(out/'model'/'domain.safetensors')
-    per_powder = powder_predictions(tiles).merge(domain.assess(*powder_means(test_feats, test.powder_name)), on='powder_name')
+    per_powder = powder_predictions(tiles).merge(domain.assess(*powder_means(test_feats, test.powder_name)),
+                                                 on='powder_name')
     truth = powder_labels(test)
     preds = {'model': per_powder, 'mean': mean_baseline(df[df.split == 'train'], test),
              'morphometry': morphometry_baseline(df, cache_dir or out.parent/'cache')}
-    if powders is not None: preds['oracle'] = oracle_baseline(df[df.split == 'train'], test, pd.read_csv(powders) if not isinstance(powders, pd.DataFrame) else powders)
+    if powders is not None: preds['oracle'] = oracle_baseline(df[df.split == 'train'], test,
+                                                              pd.read_csv(powders) if not isinstance(powders, pd.DataFrame) else powders)
     metrics = pd.concat([evaluate_predictions(tiles, truth, 'model', 'tile')] + [evaluate_predictions(p, truth, k, 'powder') for k, p in preds.items()])
     baselines = {k: p for k, p in preds.items() if k != 'model'}
     base = pd.concat([p.assign(model=k) for k, p in baselines.items()], ignore_index=True)
@@ -280,9 +310,11 @@ def study_model(
     **overrides, # further `TrainConfig` fields
 )->dict:
     "The study's model of `backbone` x `method`: trained on first request, reused from its folder afterwards (`run_training`'s result)"
-    cfg = profile_config(profile, backbone=backbone, method=method, seed=seed, **{k: v for k, v in dict(epochs=epochs, size=size).items() if v},
+    cfg = profile_config(profile, backbone=backbone, method=method, seed=seed,
+                         **{k: v for k, v in dict(epochs=epochs, size=size).items() if v},
                          **overrides)
-    name = f'{backbone}-{method}-{cfg.size}px-{cfg.epochs}ep-seed{seed}' + ''.join(f'-{k}={v}' for k, v in sorted(overrides.items()))
+    name = f'{backbone}-{method}-{cfg.size}px-{cfg.epochs}ep-seed{seed}' + ''.join(f'-{k}={v}' for k,
+                                                                                   v in sorted(overrides.items()))
     return run_training(Path(data)/'records.csv', cfg, Path(run_dir)/'models'/name, device=device)
 
 # %% ../nbs/05_training.ipynb #5732be03
@@ -298,7 +330,8 @@ def plot_parity(
     for ax, col, unit in zip(axs, ('AOR', 'HR', 'CI', 'Hall_time'), ('deg', '', '%', 's/50 g')):
         tt = t.loc[tiles.powder_name, col].to_numpy(float); tp = t.loc[per_powder.powder_name, col].to_numpy(float)
         ax.scatter(tt, tiles[col], s=6, alpha=0.25, color='0.5', label='tiles')
-        ax.errorbar(tp, per_powder[col], yerr=per_powder[f'{col}_sd'], fmt='o', color='C0', capsize=2, label='powders (mean +- sd)')
+        ax.errorbar(tp, per_powder[col], yerr=per_powder[f'{col}_sd'], fmt='o', color='C0', capsize=2,
+                    label='powders (mean +- sd)')
         ok = ~np.isnan(tp)
         lo, hi = (np.nanmin(np.r_[tp, per_powder[col]]), np.nanmax(np.r_[tp, per_powder[col]])) if ok.any() else (0, 1)
         ax.plot([lo, hi], [lo, hi], 'k--', lw=1)
@@ -313,7 +346,8 @@ def plot_history(
 ):
     "Figure: training and validation loss per epoch"
     import matplotlib.pyplot as plt
-    h = pd.read_csv(history_csv, dtype=str)   # a resumed run appends a header and placeholder rows for the epochs it skipped
+    # a resumed run appends a header and placeholder rows for the epochs it skipped
+    h = pd.read_csv(history_csv, dtype=str)
     h = h.apply(lambda c: pd.to_numeric(c, errors='coerce'))[['epoch', 'train_loss', 'valid_loss']].dropna()
     h = h.astype({'epoch': int}).drop_duplicates('epoch', keep='first')
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -339,9 +373,12 @@ def write_training_figures(
                       for k, p in {'model': res.powders, **res.baselines}.items()], ignore_index=True)
     keys = ['model', 'level', 'target', 'metric']
     with atomic_write(out/f'{prefix}metrics.csv', 'w') as f: res.metrics.merge(ints[keys + ['lo', 'hi']], how='left', on=keys).to_csv(f, index=False)
-    head = (f'Profile {profile}; {cfg.backbone}, {cfg.method}, {cfg.size} px, {cfg.epochs} epochs max; test split: '
-            f'{res.truth.powder_name.nunique()} powders never seen in training (split by powder). Per-tile and per-powder rows.\n\n')
-    tail = ('\n\nPer powder, value [95 % bootstrap interval over these test powders]: one split, a quick look; the headline is '
+    head = (f'Profile {profile}; {cfg.backbone}, {cfg.method}, {cfg.size} px, {cfg.epochs} epochs max; '
+            'test split: '
+            f'{res.truth.powder_name.nunique()} powders never seen in training (split by powder). Per-tile '
+            'and per-powder rows.\n\n')
+    tail = ('\n\nPer powder, value [95 % bootstrap interval over these test powders]: one split, a quick '
+            'look; the headline is '
             "05a's cross-validation.\n\n" + metrics_with_intervals(ints).to_markdown())
     with atomic_write(out/f'{prefix}metrics.md', 'w') as f: f.write(head + metrics_table(res.metrics).to_markdown() + tail + '\n')
     return out/f'{prefix}parity.png'

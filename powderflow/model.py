@@ -17,13 +17,15 @@ __all__ = ['HUB_TIMEOUT', 'SEED_BACKBONES', 'TORCHVISION_BACKBONES', 'TORCHVISIO
 # %% ../nbs/04_model.ipynb #ab20d904
 HUB_TIMEOUT = 3.0  # seconds to wait for the weights' server before saying it can't be reached
 
-_WHAT_TO_DO = ('Pass weights=PATH (a .safetensors or .pth state dict of {name}, copied from a machine with internet), '
+_WHAT_TO_DO = ('Pass weights=PATH (a .safetensors or .pth state dict of {name}, copied from a machine with '
+               'internet), '
                'fill the local cache once on a machine that is online, or use pretrained=False.')
 
 def hub_offline()->bool:
     "Is Hugging Face offline mode on: `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) set now, or when huggingface_hub was imported?"
     from huggingface_hub import constants
-    now = any(os.environ.get(k, '').strip().upper() in ('1', 'ON', 'YES', 'TRUE') for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'))
+    now = any(os.environ.get(k, '').strip().upper() in ('1', 'ON', 'YES', 'TRUE') for k in ('HF_HUB_OFFLINE',
+                                                                                            'TRANSFORMERS_OFFLINE'))
     return now or constants.HF_HUB_OFFLINE
 
 def hub_reachable(
@@ -40,14 +42,16 @@ def hub_reachable(
     def connect():
         try: socket.create_connection((u.hostname, u.port or (443 if u.scheme == 'https' else 80)), timeout=timeout).close(); ok.append(True)
         except OSError: pass
-    t = threading.Thread(target=connect, daemon=True); t.start(); t.join(timeout)   # a thread, so a slow name lookup is bounded too
+    # a thread, so a slow name lookup is bounded too
+    t = threading.Thread(target=connect, daemon=True); t.start(); t.join(timeout)
     return bool(ok)
 
 def _weights_url(name):
     "Where timm would download `name`'s weights from: the Hugging Face Hub if it has them there, else the checkpoint's URL"
     from huggingface_hub import constants
     cfg = timm.models.get_pretrained_cfg(name)
-    if cfg is None or not (cfg.hf_hub_id or cfg.url): raise BackboneError(f'{name}: timm knows no pretrained weights for it')
+    if cfg is None or not (cfg.hf_hub_id or cfg.url): raise BackboneError(f'{name}: timm knows no pretrained '
+                                                                          'weights for it')
     return f'{os.environ.get("HF_ENDPOINT") or constants.ENDPOINT}/{cfg.hf_hub_id}' if cfg.hf_hub_id else cfg.url
 
 def cached_weights(
@@ -71,16 +75,20 @@ def cached_weights(
 
 def _check_download(name, url, timeout):
     "Raise a `BackboneError` at once when offline mode is on, and within `timeout` seconds when `url` can't be reached"
-    if hub_offline(): raise BackboneError(f'{name}: its ImageNet weights are not in the local cache, and offline mode is on '
+    if hub_offline(): raise BackboneError(f'{name}: its ImageNet weights are not in the local cache, and '
+                                          'offline mode is on '
                                           f'(HF_HUB_OFFLINE). ' + _WHAT_TO_DO.format(name=name))
-    if not hub_reachable(url, timeout): raise BackboneError(f'{name}: its ImageNet weights are not in the local cache, and {url} '
+    if not hub_reachable(url, timeout): raise BackboneError(f'{name}: its ImageNet weights are not in the '
+                                                            f'local cache, and {url} '
                                                             f'could not be reached within {timeout:g} s. ' + _WHAT_TO_DO.format(name=name))
 
 
 # %% ../nbs/04_model.ipynb #015abff7
-SEED_BACKBONES = ('regnety_004', 'efficientnet_b0', 'mobilenetv3_large_100', 'resnet18', 'shufflenet_v2_x1_0')  # the seed study's five
+# the seed study's five
+SEED_BACKBONES = ('regnety_004', 'efficientnet_b0', 'mobilenetv3_large_100', 'resnet18', 'shufflenet_v2_x1_0')
 TORCHVISION_BACKBONES = {'shufflenet_v2_x1_0': torchvision.models.shufflenet_v2_x1_0}
-TORCHVISION_WEIGHTS = {'shufflenet_v2_x1_0': torchvision.models.ShuffleNet_V2_X1_0_Weights.DEFAULT}  # their ImageNet weights
+# their ImageNet weights
+TORCHVISION_WEIGHTS = {'shufflenet_v2_x1_0': torchvision.models.ShuffleNet_V2_X1_0_Weights.DEFAULT}
 
 class BackboneError(ValueError):
     "An unknown backbone, missing pretrained weights, or a checkpoint of another backbone"
@@ -103,9 +111,11 @@ def _torchvision_body(name, pretrained, weights, timeout):
         if not weights:   # not in torch hub's cache: torchvision downloads it, if it can be reached
             _check_download(name, url, timeout)
             weights = torch.hub.load_state_dict_from_url(url, progress=False, map_location='cpu')
-        sd = {k: v for k, v in (_load_state(weights) if not isinstance(weights, dict) else weights).items() if not k.startswith('fc.')}
+        sd = {k: v for k,
+              v in (_load_state(weights) if not isinstance(weights, dict) else weights).items() if not k.startswith('fc.')}
         missing, unexpected = m.load_state_dict(sd, strict=False)
-        if missing or unexpected: raise BackboneError(f'{weights}: does not fit {name} (missing {missing[:3]}, unexpected {unexpected[:3]})')
+        if missing or unexpected: raise BackboneError(f'{weights}: does not fit {name} (missing '
+                                                      f'{missing[:3]}, unexpected {unexpected[:3]})')
     return m, nf, 3
 
 def check_backbone(
@@ -113,7 +123,8 @@ def check_backbone(
 ):
     "`name` if it is a timm model or one of `TORCHVISION_BACKBONES`, else a `BackboneError` naming the known ones"
     if name in TORCHVISION_BACKBONES or timm.is_model(name): return name
-    raise BackboneError(f'unknown backbone {name!r}: not a timm model nor one of {", ".join(TORCHVISION_BACKBONES)} '
+    raise BackboneError(f'unknown backbone {name!r}: not a timm model nor one of '
+                        f'{", ".join(TORCHVISION_BACKBONES)} '
                         f'(the seed study used {", ".join(SEED_BACKBONES)})')
 
 def create_backbone(
@@ -123,15 +134,19 @@ def create_backbone(
     timeout=HUB_TIMEOUT, # seconds to wait for the hub before giving up, when the weights are not local
 ):
     "The backbone without its classifier: (module returning pooled features, number of features, input channels it wants)"
-    if check_backbone(name) in TORCHVISION_BACKBONES: return _torchvision_body(name, pretrained, weights, timeout)
+    if check_backbone(name) in TORCHVISION_BACKBONES: return _torchvision_body(name, pretrained,
+                                                                               weights, timeout)
     kw = dict(num_classes=0, in_chans=1)
     if not pretrained: return (m := timm.create_model(name, pretrained=False, **kw)), _n_features(m), 1
     if weights: return (m := _load_timm_weights(timm.create_model(name, pretrained=False, **kw), name, weights)), _n_features(m), 1
-    if local := cached_weights(name):   # timm's own loading (its key filters, the RGB -> grey fold) from the cached file
+    # timm's own loading (its key filters, the RGB -> grey fold) from the cached file
+    if local := cached_weights(name):
         return (m := timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(local)), **kw)), _n_features(m), 1
     _check_download(name, _weights_url(name), timeout)
-    try: m = timm.create_model(name, pretrained=True, **kw)   # timm's normal download into the Hugging Face cache
-    except Exception as e: raise BackboneError(f'{name}: downloading its ImageNet weights failed ({type(e).__name__}: {e}). '
+    # timm's normal download into the Hugging Face cache
+    try: m = timm.create_model(name, pretrained=True, **kw)
+    except Exception as e: raise BackboneError(f'{name}: downloading its ImageNet weights failed '
+                                               f'({type(e).__name__}: {e}). '
                                                + _WHAT_TO_DO.format(name=name)) from None
     return m, _n_features(m), 1
 
@@ -145,8 +160,10 @@ def _load_timm_weights(m, name, weights):
     for f in first:
         if f and f'{f}.weight' in sd and sd[f'{f}.weight'].shape[1] != 1: sd[f'{f}.weight'] = adapt_input_conv(1, sd[f'{f}.weight'])
     try: missing, unexpected = m.load_state_dict(sd, strict=False)
-    except RuntimeError as e: raise BackboneError(f'{weights}: does not fit {name} ({str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e})') from None
-    if missing or unexpected: raise BackboneError(f'{weights}: does not fit {name} (missing {missing[:3]}, unexpected {unexpected[:3]})')
+    except RuntimeError as e: raise BackboneError(f'{weights}: does not fit {name} '
+                                                  f'({str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e})') from None
+    if missing or unexpected: raise BackboneError(f'{weights}: does not fit {name} (missing {missing[:3]}, '
+                                                  f'unexpected {unexpected[:3]})')
     return m
 
 def _n_features(m):
@@ -154,7 +171,8 @@ def _n_features(m):
     return getattr(m, 'head_hidden_size', None) or m.num_features
 
 # %% ../nbs/04_model.ipynb #7dbd0179
-OUTPUTS = ('AOR', 'HR', 'Hall_time', 'flowable')  # the four outputs: standardised AOR, HR, ln(Hall); logit of flowable
+# the four outputs: standardised AOR, HR, ln(Hall); logit of flowable
+OUTPUTS = ('AOR', 'HR', 'Hall_time', 'flowable')
 
 class PowderNet(nn.Module):
     "Backbone features + magnification branch -> shared trunk -> AOR, HR, ln Hall (standardised) and the flowable logit"
@@ -171,7 +189,8 @@ class PowderNet(nn.Module):
         super().__init__()
         self.body, nf, self.in_chans = create_backbone(backbone, pretrained, weights)
         self.mag = nn.Sequential(nn.Linear(n_inputs, mag_hidden), nn.ReLU(), nn.Linear(mag_hidden, mag_hidden), nn.ReLU()) if use_mag else None
-        self.trunk = nn.Sequential(nn.Linear(nf + (mag_hidden if use_mag else 0), hidden), nn.ReLU(), nn.Dropout(dropout))
+        self.trunk = nn.Sequential(nn.Linear(nf + (mag_hidden if use_mag else 0), hidden), nn.ReLU(),
+                                   nn.Dropout(dropout))
         self.heads = nn.Linear(hidden, len(OUTPUTS))
 
     def forward(self, x, inputs):

@@ -32,8 +32,10 @@ def grey8(
     from powderflow.conversion import get_pipeline
     img = np.asarray(img)
     if img.ndim != 2 or img.dtype not in (np.uint8, np.uint16):
-        raise MorphologyError(f'{path}: {img.dtype} image of shape {img.shape}; expected 8 or 16-bit greyscale')
-    if img.min() == img.max(): raise MorphologyError(f'{path}: constant image (every pixel is {img.flat[0]}): no particles to measure')
+        raise MorphologyError(f'{path}: {img.dtype} image of shape {img.shape}; expected 8 or 16-bit '
+                              'greyscale')
+    if img.min() == img.max(): raise MorphologyError(f'{path}: constant image (every pixel is '
+                                                     f'{img.flat[0]}): no particles to measure')
     return img if img.dtype == np.uint8 else get_pipeline('PC')(img)
 
 # %% ../nbs/02a_morphology.ipynb #e415aa59
@@ -50,12 +52,15 @@ def particle_mask(
     otsu = filters.threshold_otsu(log)
     a, b = log[log > otsu], log[log <= otsu]
     if not len(a) or not len(b) or (a.mean() - b.mean()) < min_contrast * math.sqrt((a.var() * a.size + b.var() * b.size) / log.size):
-        return np.zeros(log.shape, bool)   # one population of grey levels (noise, a gradient): no particles on a substrate
+        # one population of grey levels (noise, a gradient): no particles on a substrate
+        return np.zeros(log.shape, bool)
     substrate = float(np.median(b))
     cut = substrate + level * (otsu - substrate)
     mask = log > cut
     holes, n = ndi.label(ndi.binary_fill_holes(mask) & ~mask)
-    if n:   # a hole is a particle's darker face if small or not as dark as the substrate; a gap enclosed by touching particles stays
+    # a hole is a particle's darker face if small or not as dark as the substrate; a gap enclosed by touching
+    # particles stays
+    if n:
         area = np.bincount(holes.ravel(), minlength=n + 1)
         grey = np.bincount(holes.ravel(), log.ravel(), minlength=n + 1) / np.maximum(area, 1)
         mask |= ((area < 30) | (grey > (substrate + cut) / 2))[holes] & (holes > 0)
@@ -106,7 +111,8 @@ def power_labels(
         win = (d2 <= R * R) & (power < best[y0:y1, x0:x1])
         best[y0:y1, x0:x1][win] = power[win]; labels[y0:y1, x0:x1][win] = i
     labels[~mask] = 0
-    if (mask & (labels == 0)).any(): labels = segmentation.watershed(np.zeros(mask.shape, np.uint8), labels, mask=mask)
+    if (mask & (labels == 0)).any(): labels = segmentation.watershed(np.zeros(mask.shape, np.uint8),
+                                                                     labels, mask=mask)
     return labels.astype(np.int32)
 
 # %% ../nbs/02a_morphology.ipynb #83d3700f
@@ -115,7 +121,8 @@ def _gradient(img8, sigma=1.0):
     smooth = cv2.GaussianBlur(np.asarray(img8, np.float32), (0, 0), sigma)
     return np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)) / 8, smooth
 
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))   # the 4-neighbourhood, as scipy's default binary structure
+# the 4-neighbourhood, as scipy's default binary structure
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 def split_lobes(
     labels, # instance labels of the disc model (`power_labels`)
@@ -136,7 +143,8 @@ def split_lobes(
     h, w = labels.shape
     satellites, n = [], int(labels.max())
     centres, radii = np.asarray(centres, float).reshape(-1, 2), np.asarray(radii, float)
-    ys, xs = np.nonzero(labels)   # which segments reach beyond their disc at all: one pass over the image, not one per segment
+    # which segments reach beyond their disc at all: one pass over the image, not one per segment
+    ys, xs = np.nonzero(labels)
     own = labels[ys, xs]; ok = own <= len(radii)
     far = np.hypot(ys[ok] - centres[own[ok] - 1, 0], xs[ok] - centres[own[ok] - 1, 1]) > radii[own[ok] - 1] + margin
     candidates = set(np.flatnonzero(np.bincount(own[ok][far], minlength=n + 1) >= min_area))
@@ -163,7 +171,8 @@ def split_lobes(
             boundary = shared | (core & grow(lobe))
             if not boundary.any(): continue
             away = ~grow(boundary, 2)
-            gl, gc = (np.median(g[m]) if m.sum() > 3 else np.nan for m in (lobe & inner & away, core & inner & away))
+            gl, gc = (np.median(g[m]) if m.sum() > 3 else np.nan for m in (lobe & inner & away,
+                                                                           core & inner & away))
             thick = float(cv2.distanceTransform(np.pad(lobe, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
             compact = thick / max(shared.sum(), 1) >= compactness
             behind_edge = g[boundary].mean() > edge * np.fmax(gl, gc) or s[lobe].mean() < dimmer * s[core].mean()
@@ -221,7 +230,8 @@ def measure_particles(
     rough = np.full(n + 1, np.nan)
     if img8 is not None and n:
         img = np.asarray(img8, np.float32)
-        core = (ndi.minimum_filter(labels, 5) == ndi.maximum_filter(labels, 5)) & (labels > 0)   # two pixels in from any outline
+        # two pixels in from any outline
+        core = (ndi.minimum_filter(labels, 5) == ndi.maximum_filter(labels, 5)) & (labels > 0)
         hp = img - cv2.GaussianBlur(img, (0, 0), 2.0)
         k, cnt = labels[core], np.bincount(labels[core], minlength=n + 1)
         with np.errstate(invalid='ignore', divide='ignore'):
@@ -232,17 +242,22 @@ def measure_particles(
     for i, sl in enumerate(ndi.find_objects(labels), 1):
         if sl is None: continue
         piece = np.pad((labels[sl] == i).astype(np.uint8), 1)
-        outline = _smooth_outline(max(cv2.findContours(piece, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0], key=cv2.contourArea))
+        outline = _smooth_outline(max(cv2.findContours(piece, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0],
+                                      key=cv2.contourArea))
         hull = cv2.convexHull(outline)
         a, p, ha, hp_ = cv2.contourArea(outline), cv2.arcLength(outline, True), cv2.contourArea(hull), cv2.arcLength(hull, True)
         fmax, fmin = _calipers(hull)
         rows.append(dict(label=i, y=(sl[0].start + sl[0].stop - 1) / 2, x=(sl[1].start + sl[1].stop - 1) / 2,
                          area=area[i] * scale ** 2, ed=math.sqrt(4 * area[i] / math.pi) * scale,
-                         feret_max=(fmax + 1) * scale, feret_min=(fmin + 1) * scale, aspect=(fmax + 1) / (fmin + 1),
+                         feret_max=(fmax + 1) * scale, feret_min=(fmin + 1) * scale,
+                         aspect=(fmax + 1) / (fmin + 1),
                          circularity=min(4 * math.pi * a / p ** 2, 1.) if p > 0 and a > 0 else np.nan,
                          solidity=a / ha if ha > 0 else np.nan, convexity=hp_ / p if p > 0 else np.nan,
-                         roughness=rough[i], satellites=(satellites or {}).get(i, 0), border=i in edge_ids, unit=unit))
-    return pd.DataFrame(rows, columns=['label', 'y', 'x', 'area', 'ed', 'feret_max', 'feret_min', 'aspect', 'circularity',
+                         roughness=rough[i], satellites=(satellites or {}).get(i, 0),
+                         border=i in edge_ids, unit=unit))
+    return pd.DataFrame(rows,
+                        columns=['label', 'y', 'x', 'area', 'ed', 'feret_max', 'feret_min',
+                                 'aspect', 'circularity',
                                        'solidity', 'convexity', 'roughness', 'satellites', 'border', 'unit'])
 
 # %% ../nbs/02a_morphology.ipynb #a085764f
@@ -277,7 +292,8 @@ def powder_statistics(
     for name, g in particles.groupby('powder_name', sort=True):
         whole = g[~g.border.astype(bool)]
         d = whole.ed.to_numpy(float)
-        r = dict(powder_name=name, n_images=g.image.nunique(), n_particles=len(whole), n_border=int(g.border.astype(bool).sum()),
+        r = dict(powder_name=name, n_images=g.image.nunique(), n_particles=len(whole),
+                 n_border=int(g.border.astype(bool).sum()),
                  unit='/'.join(sorted(set(g.unit))))
         if len(d):
             r.update(zip(('D10', 'D50', 'D90'), np.quantile(d, (0.1, 0.5, 0.9))))
@@ -334,7 +350,8 @@ def _check_scale(value, name):
     if value is None: return None
     try: v = float(value)
     except (TypeError, ValueError): raise MorphologyError(f'{name} is {value!r}, not a number') from None
-    if not math.isfinite(v) or v <= 0: raise MorphologyError(f'{name} is {value!r}: it must be a positive number')
+    if not math.isfinite(v) or v <= 0: raise MorphologyError(f'{name} is {value!r}: it must be a '
+                                                             'positive number')
     return v
 
 def measure_image(
@@ -347,7 +364,8 @@ def measure_image(
     except ValueError as e: raise MorphologyError(str(e) if str(path) in str(e) else f'{path}: {e}') from None
     img8 = grey8(img, path)
     labels, sats = segment_particles(img8)
-    if not labels.max(): raise MorphologyError(f'{path}: no particles found (nothing brighter than the substrate)')
+    if not labels.max(): raise MorphologyError(f'{path}: no particles found (nothing brighter than the '
+                                               'substrate)')
     return measure_particles(labels, img8, meta.get('pixel_size_um'), sats), labels, img8, meta
 
 # %% ../nbs/02a_morphology.ipynb #947097f9
@@ -355,7 +373,8 @@ def _write_labels(path, labels):
     "Write an instance label image as a compressed uint16 (uint32 beyond 65,535 particles) TIFF, atomically"
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as f:
-        tifffile.imwrite(f, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32), compression='zlib')
+        tifffile.imwrite(f, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32),
+                         compression='zlib')
 
 def morphology_files(
     paths, # SEM images: files, folders (searched recursively) or globs; TIFF or PNG, 16-bit or 8-bit
@@ -368,7 +387,8 @@ def morphology_files(
     "Segment and measure every image; write label images, `particles.csv`, `images.csv`, `powders.csv` and figures to `out`"
     from powderflow.semfiles import image_files
     from powderflow.conversion import check_writable
-    pixel_size_um, magnification = _check_scale(pixel_size_um, 'pixel size'), _check_scale(magnification, 'magnification')
+    pixel_size_um, magnification = _check_scale(pixel_size_um, 'pixel size'), _check_scale(magnification,
+                                                                                           'magnification')
     files = image_files(paths)
     out = check_writable(out)
     parents = [f.absolute().parent for f, _ in files]
@@ -383,15 +403,19 @@ def morphology_files(
         _write_labels(dst, labels)
         t.insert(0, 'image', str(f)); t.insert(1, 'powder_name', name)
         particles.append(t)
-        images.append(dict(image=str(f), powder_name=name, labels=str(dst.relative_to(out)), height=labels.shape[0], width=labels.shape[1],
-                           pixel_size_um=meta.get('pixel_size_um'), magnification=meta.get('magnification'), scale_source=meta.get('scale_source', ''),
-                           bit_depth=meta['bit_depth'], data_bar=meta.get('data_bar', ''), n_particles=int((~t.border).sum()),
+        images.append(dict(image=str(f), powder_name=name, labels=str(dst.relative_to(out)),
+                           height=labels.shape[0], width=labels.shape[1],
+                           pixel_size_um=meta.get('pixel_size_um'), magnification=meta.get('magnification'),
+                           scale_source=meta.get('scale_source', ''),
+                           bit_depth=meta['bit_depth'], data_bar=meta.get('data_bar', ''),
+                           n_particles=int((~t.border).sum()),
                            n_border=int(t.border.sum()), coverage=float((labels > 0).mean())))
         if figures and name not in shown: shown[name] = (img8, labels)
     particles, images = pd.concat(particles, ignore_index=True), pd.DataFrame(images)
     for name, g in images.groupby('powder_name'):
         if g.pixel_size_um.notna().any() and g.pixel_size_um.isna().any():
-            raise MorphologyError(f'powder {name!r} mixes images with and without a scale ({", ".join(g.image[g.pixel_size_um.isna()][:3])} '
+            raise MorphologyError(f'powder {name!r} mixes images with and without a scale '
+                                  f'({", ".join(g.image[g.pixel_size_um.isna()][:3])} '
                                   'have none): give --pixel-size or --magnification, or measure them apart')
     powders = powder_statistics(particles).merge(images.groupby('powder_name').agg(particles_per_image=('n_particles', 'mean'),
                                                                                    coverage=('coverage', 'mean')).reset_index())
@@ -400,7 +424,8 @@ def morphology_files(
     if figures:
         import matplotlib.pyplot as plt
         for name, (img8, labels) in shown.items():
-            fig = plot_powder(particles[particles.powder_name == name], img8, labels, f'{name}: particle morphometry')
+            fig = plot_powder(particles[particles.powder_name == name], img8, labels,
+                              f'{name}: particle morphometry')
             save_figure(fig, out/'figures'/f'{re.sub(r"[^A-Za-z0-9._-]+", "_", name)}.png'); plt.close(fig)
     return particles, powders
 
@@ -415,7 +440,8 @@ def measure_tile(
     except MorphologyError as e:
         if 'no particles found' not in str(e): raise
         t, cover, meta = measure_particles(np.zeros((1, 1), np.int32)), 0., read_micrograph(p)[1]
-    return t.assign(image=p), dict(image=p, pixel_size_um=meta.get('pixel_size_um'), coverage=cover, n_particles=int((~t.border).sum()),
+    return t.assign(image=p), dict(image=p, pixel_size_um=meta.get('pixel_size_um'), coverage=cover,
+                                   n_particles=int((~t.border).sum()),
                                    n_border=int(t.border.sum()))
 
 def measure_tiles(
@@ -430,10 +456,12 @@ def measure_tiles(
                    else (pd.DataFrame(columns=['image']), pd.DataFrame(columns=['image'])))
     done = set(imgs.image)
     todo = [p for p in dict.fromkeys(paths) if p not in done]
-    measured = parallel_map(measure_tile, todo, n_workers, False)   # each worker measures and keeps only the tables
+    # each worker measures and keeps only the tables
+    measured = parallel_map(measure_tile, todo, n_workers, False)
     new_parts, new_imgs = [m[0] for m in measured], [m[1] for m in measured]
     if todo:
-        parts = pd.concat([parts, *new_parts], ignore_index=True) if len(parts) else pd.concat(new_parts, ignore_index=True)
+        parts = pd.concat([parts, *new_parts], ignore_index=True) if len(parts) else pd.concat(new_parts,
+                                                                                               ignore_index=True)
         imgs = pd.concat([imgs, pd.DataFrame(new_imgs)], ignore_index=True) if len(imgs) else pd.DataFrame(new_imgs)
         if files:
             files[0].parent.mkdir(parents=True, exist_ok=True)
@@ -442,8 +470,10 @@ def measure_tiles(
     keep = set(paths)
     return parts[parts.image.isin(keep)].reset_index(drop=True), imgs[imgs.image.isin(keep)].reset_index(drop=True)
 
-MORPHOMETRY_FEATURES = ('log_D50', 'span', 'log_Dv50', 'circularity_mean', 'log_aspect_mean', 'solidity_mean', 'convexity_mean',
-                        'roughness_mean', 'satellites_mean', 'coverage', 'log_particles_per_image', 'border_share')
+MORPHOMETRY_FEATURES = ('log_D50', 'span', 'log_Dv50', 'circularity_mean', 'log_aspect_mean', 'solidity_mean',
+                        'convexity_mean',
+                        'roughness_mean', 'satellites_mean', 'coverage', 'log_particles_per_image',
+                        'border_share')
 
 def powder_features(
     particles, # particle rows with `image` and `powder_name`
@@ -495,7 +525,8 @@ def match_instances(
     present_t, present_p = at[1:] > 0, ap[1:] > 0
     tp = int((ious > iou).sum())
     n_t, n_p = int(present_t.sum()), int(present_p.sum())
-    return dict(tp=tp, n_true=n_t, n_pred=n_p, precision=tp / max(n_p, 1), recall=tp / max(n_t, 1), f1=2 * tp / max(n_t + n_p, 1),
+    return dict(tp=tp, n_true=n_t, n_pred=n_p, precision=tp / max(n_p, 1), recall=tp / max(n_t, 1),
+                f1=2 * tp / max(n_t + n_p, 1),
                 best_iou=ious.max(1)[present_t] if ious.size else np.zeros(n_t))
 
 # %% ../nbs/02a_morphology.ipynb #ed743636
@@ -520,7 +551,8 @@ def simulated_check(
         for _ in range(tiles):
             img, true, meta = render_tile(p, mag, size, rng, frame_px=size, instances=True, tries=tries)
             area = np.bincount(true.ravel())
-            true = np.where((area < min_visible)[true], 0, true)   # slivers of particles hidden behind others: nobody could outline them
+            # slivers of particles hidden behind others: nobody could outline them
+            true = np.where((area < min_visible)[true], 0, true)
             img8 = grey8(img)
             labels, sats = segment_particles(img8)
             m = match_instances(true, labels)
@@ -529,18 +561,25 @@ def simulated_check(
             f1.append(m['f1']); ious.append(m['best_iou'])
         found, truth = pd.concat(found), pd.concat(truth)
         whole, twhole = found[~found.border], truth[~truth.border]
-        rows.append(dict(powder_name=p.name, route=p.route, magnification=round(mag), f1=np.mean(f1), median_iou=float(np.median(np.concatenate(ious))),
-                         n_true=len(twhole), n_found=len(whole), D50_true=twhole.ed.median(), D50_found=whole.ed.median(),
-                         sphericity=p.sphericity, aspect=p.aspect, roughness=p.roughness, satellites=p.satellites,
-                         circularity_found=whole.circularity.mean(), aspect_found=whole.aspect.mean(), roughness_found=whole.roughness.mean(),
+        rows.append(dict(powder_name=p.name, route=p.route, magnification=round(mag), f1=np.mean(f1),
+                         median_iou=float(np.median(np.concatenate(ious))),
+                         n_true=len(twhole), n_found=len(whole), D50_true=twhole.ed.median(),
+                         D50_found=whole.ed.median(),
+                         sphericity=p.sphericity, aspect=p.aspect, roughness=p.roughness,
+                         satellites=p.satellites,
+                         circularity_found=whole.circularity.mean(), aspect_found=whole.aspect.mean(),
+                         roughness_found=whole.roughness.mean(),
                          satellites_found=whole.satellites.mean(), satellites_true=twhole.satellites.mean()))
     t = pd.DataFrame(rows)
     t['D50_error'] = t.D50_found / t.D50_true - 1
-    pairs = [('sphericity', 'circularity_found'), ('aspect', 'aspect_found'), ('roughness', 'roughness_found'),
+    pairs = [('sphericity', 'circularity_found'), ('aspect', 'aspect_found'),
+             ('roughness', 'roughness_found'),
              ('satellites', 'satellites_found'), ('satellites_true', 'satellites_found')]
     varies = lambda c: t[c].nunique() > 1
-    corr = pd.DataFrame([dict(true=a, measured=b, n_powders=len(t), spearman=spearmanr(t[a], t[b]).statistic if varies(a) and varies(b) else np.nan,
-                              note='' if varies(a) and varies(b) else f'{b if not varies(b) else a} is the same for every powder')
+    corr = pd.DataFrame([dict(true=a, measured=b, n_powders=len(t),
+                              spearman=spearmanr(t[a], t[b]).statistic if varies(a) and varies(b) else np.nan,
+                              note='' if varies(a) and varies(b) else f'{b if not varies(b) else a} is the '
+                                                                      'same for every powder')
                          for a, b in pairs])
     return t, corr
 
@@ -572,16 +611,20 @@ def annotated_check(
         found, true = measure_particles(labels, None, None, sats), measure_particles(truth)
         wf, wt = found[~found.border], true[~true.border]
         pairs = _matched_pairs(truth, labels)
-        r = dict(image=name, n_true=m['n_true'], n_found=m['n_pred'], f1=m['f1'], precision=m['precision'], recall=m['recall'],
+        r = dict(image=name, n_true=m['n_true'], n_found=m['n_pred'], f1=m['f1'], precision=m['precision'],
+                 recall=m['recall'],
                  median_iou=float(np.median(m['best_iou'])), median_ed_ratio=wf.ed.median() / wt.ed.median(),
                  matched_ed_ratio=float(np.median(np.sqrt(pairs[:, 1] / pairs[:, 0]))),
-                 volume_d50_ratio=float(weighted_quantiles(wf.ed, wf.ed ** 3, 0.5) / weighted_quantiles(wt.ed, wt.ed ** 3, 0.5)),
-                 ks=ks_2samp(wf.ed, wt.ed).statistic, seconds=seconds, satellites_per_particle=wf.satellites.mean())
+                 volume_d50_ratio=float(weighted_quantiles(wf.ed, wf.ed ** 3, 0.5) / weighted_quantiles(wt.ed,
+                                                                                                        wt.ed ** 3, 0.5)),
+                 ks=ks_2samp(wf.ed, wt.ed).statistic, seconds=seconds,
+                 satellites_per_particle=wf.satellites.mean())
         if name in sat_names:
             true_sats = via_labels(satellite_annotations, img8.shape, name)
             hit = true_sats[sats.y.round().astype(int).to_numpy(), sats.x.round().astype(int).to_numpy()] if len(sats) else np.zeros(0, int)
             r.update(true_satellites_per_particle=true_sats.max() / max(m['n_true'], 1),
-                     satellite_precision=(hit > 0).mean() if len(hit) else np.nan, satellite_recall=len(set(hit[hit > 0])) / max(true_sats.max(), 1))
+                     satellite_precision=(hit > 0).mean() if len(hit) else np.nan,
+                     satellite_recall=len(set(hit[hit > 0])) / max(true_sats.max(), 1))
         rows.append(r)
     return pd.DataFrame(rows)
 
@@ -609,7 +652,8 @@ def radial_spectrum(
     a = np.asarray(img8, np.float32); a = a - a.mean()
     win = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))   # against the edges' leakage
     p = np.abs(np.fft.fftshift(np.fft.fft2(a * win))) ** 2
-    fy, fx = np.meshgrid(np.fft.fftshift(np.fft.fftfreq(a.shape[0])), np.fft.fftshift(np.fft.fftfreq(a.shape[1])), indexing='ij')
+    fy, fx = np.meshgrid(np.fft.fftshift(np.fft.fftfreq(a.shape[0])),
+                         np.fft.fftshift(np.fft.fftfreq(a.shape[1])), indexing='ij')
     f = np.hypot(fy, fx).ravel()
     edges = np.geomspace(1 / 256, 0.5, bins + 1)
     k = np.digitize(f, edges) - 1; ok = (k >= 0) & (k < bins)
@@ -625,5 +669,6 @@ def field_summary(
     whole = particles[~particles.border]
     touching = set(contacts(labels).label)
     return dict(particles_per_mpx=len(whole) / img8.size * 1e6, coverage=float((labels > 0).mean()),
-                touching=float(whole.label.isin(touching).mean()), circularity=whole.circularity.mean(), aspect=whole.aspect.mean(),
+                touching=float(whole.label.isin(touching).mean()), circularity=whole.circularity.mean(),
+                aspect=whole.aspect.mean(),
                 satellites_per_particle=whole.satellites.mean(), median_ed_px=whole.ed.median())

@@ -49,11 +49,15 @@ def holdout_report(
     for _, r in per.iterrows():
         t = truth.loc[r.powder_name]
         rows.append(dict(powder=r.powder_name, n_tiles=r.n_tiles,
-            **{f'{c}_pred': round(r[c], 3) for c in ('AOR', 'HR', 'CI')}, **{f'{c}_sd': round(r[f'{c}_sd'], 3) for c in ('AOR', 'HR')},
+            **{f'{c}_pred': round(r[c], 3) for c in ('AOR', 'HR', 'CI')},
+                         **{f'{c}_sd': round(r[f'{c}_sd'], 3) for c in ('AOR', 'HR')},
             **{f'{c}_{e}': round(x, 3) for c in ('AOR', 'HR')
-               for e, x in zip(('lo', 'hi'), tile_interval(tiles.loc[tiles.powder_name == r.powder_name, c]))},
-            **{f'{c}_true': round(t[c], 3) for c in ('AOR', 'HR', 'CI')}, p_flowable=round(r.p_flowable, 3), flowable_true=bool(t.flowable),
-            carr_pred=r.carr_class, **{f'{c}_train_percentile': round(100 * (train[c] < t[c]).mean()) for c in ('AOR', 'HR')}))
+               for e,
+               x in zip(('lo', 'hi'), tile_interval(tiles.loc[tiles.powder_name == r.powder_name, c]))},
+            **{f'{c}_true': round(t[c], 3) for c in ('AOR', 'HR', 'CI')}, p_flowable=round(r.p_flowable, 3),
+                         flowable_true=bool(t.flowable),
+            carr_pred=r.carr_class,
+                         **{f'{c}_train_percentile': round(100 * (train[c] < t[c]).mean()) for c in ('AOR', 'HR')}))
     return pd.DataFrame(rows), evaluate_predictions(per, truth.reset_index(), 'model', 'powder')
 
 # %% ../nbs/08_out_of_sample.ipynb #6a8bd870
@@ -70,11 +74,13 @@ def crossvalidate_end_to_end(
     "`run_training` on each fold, validation from the fold's training powders: the CNN's and its baselines' predictions"
     labels, rows = powder_labels(records), []
     for (r, i), te in folds.groupby(['repeat', 'fold']):
-        split = pd.Series(np.where(records.powder_name.isin(te.powder_name), 'test', 'train'), index=records.index, name='split')
+        split = pd.Series(np.where(records.powder_name.isin(te.powder_name), 'test', 'train'),
+                          index=records.index, name='split')
         train = records[split == 'train']
         inner = split_by_powder(train, valid_pct=0.2, test_pct=0, seed=cfg.seed + 100 * r + i)
         split[train.index] = np.where(inner == 'valid', 'valid', 'train')
-        res = run_training(records, cfg, Path(out)/f'repeat{r}-fold{i}', powders=powders, split=split, resume=resume, device=device,
+        res = run_training(records, cfg, Path(out)/f'repeat{r}-fold{i}', powders=powders, split=split,
+                           resume=resume, device=device,
                            cache_dir=cache_dir)
         for name, p in {'cnn_end_to_end': res.powders, **res.baselines}.items(): rows.append(prediction_rows(p, labels, te, name))
     return pd.concat(rows, ignore_index=True)
@@ -88,7 +94,8 @@ def random_tile_split(
 )->pd.Series:
     "The seed study's kind of split: tiles at random, so every powder is in every split (leaky on purpose)"
     r = np.random.default_rng(seed).random(len(records))
-    return pd.Series(np.where(r < test_pct, 'test', np.where(r < test_pct + valid_pct, 'valid', 'train')), index=records.index, name='split')
+    return pd.Series(np.where(r < test_pct, 'test', np.where(r < test_pct + valid_pct, 'valid', 'train')),
+                     index=records.index, name='split')
 
 def leakage_comparison(
     records, # validated records
@@ -101,12 +108,16 @@ def leakage_comparison(
     cache_dir=None, # image and morphology cache
 )->pd.DataFrame:
     "The same model trained on a random split by tile, scored on its test tiles of each powder, beside the cross-validated one"
-    by_tile = run_training(records, cfg, Path(out)/'by-tile', powders=powders, split=random_tile_split(records, cfg.valid_pct, cfg.test_pct, cfg.seed),
+    by_tile = run_training(records, cfg, Path(out)/'by-tile', powders=powders,
+                           split=random_tile_split(records, cfg.valid_pct, cfg.test_pct, cfg.seed),
                            allow_shared_powders=True, resume=resume, device=device, cache_dir=cache_dir)
     honest = by_powder[by_powder.model == 'cnn_end_to_end']
     tile = by_tile.powders[by_tile.powders.powder_name.isin(honest.powder_name)]
-    leaky = prediction_rows(tile, powder_labels(records), honest[['repeat', 'fold', 'powder_name']], 'split by tile (seed style)')
-    return pd.concat([honest[honest.powder_name.isin(tile.powder_name)].assign(model='split by powder (honest)'), leaky], ignore_index=True)
+    leaky = prediction_rows(tile, powder_labels(records), honest[['repeat', 'fold', 'powder_name']],
+                            'split by tile (seed style)')
+    return pd.concat([honest[honest.powder_name.isin(tile.powder_name)].assign(model='split by powder '
+                                                                                     '(honest)'), leaky],
+                     ignore_index=True)
 
 def magnification_ablation(
     records, # validated records
@@ -121,6 +132,8 @@ def magnification_ablation(
 )->pd.DataFrame:
     "Per-powder predictions with and without the magnification input, both cross-validated on the same folds"
     from dataclasses import replace
-    without = crossvalidate_end_to_end(records, replace(cfg, use_mag=False), out, folds, powders, resume, device, cache_dir)
+    without = crossvalidate_end_to_end(records, replace(cfg, use_mag=False), out, folds, powders, resume,
+                                       device, cache_dir)
     return pd.concat([with_mag[with_mag.model == 'cnn_end_to_end'].assign(model='image + magnification'),
-                      without[without.model == 'cnn_end_to_end'].assign(model='image only')], ignore_index=True)
+                      without[without.model == 'cnn_end_to_end'].assign(model='image only')],
+                     ignore_index=True)

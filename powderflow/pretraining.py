@@ -26,8 +26,10 @@ __all__ = ['PRETRAIN_SEED', 'DESCRIPTORS', 'PRETRAIN_PROFILES', 'pretraining_pow
            'save_pretrained', 'load_pretrained', 'pretrain', 'tile_descriptors']
 
 # %% ../nbs/04a_pretraining.ipynb #e57a5a37
-PRETRAIN_SEED = 104729   # the pretraining powders' seed: its draws are not the benchmark's (which uses seeds 0, 1, ...)
-DESCRIPTORS = ('sphericity', 'log_aspect', 'satellites', 'roughness', 'sigma', 'log_d50_px')  # what a tile is trained to show
+# the pretraining powders' seed: its draws are not the benchmark's (which uses seeds 0, 1, ...)
+PRETRAIN_SEED = 104729
+# what a tile is trained to show
+DESCRIPTORS = ('sphericity', 'log_aspect', 'satellites', 'roughness', 'sigma', 'log_d50_px')
 
 PRETRAIN_PROFILES = {  # powders, tiles per magnification, epochs and model input side of the pretraining set
     'tiny':  dict(n_powders=48, tiles_per_mag=1, size=64, epochs=16, bs=16, lr=5e-3),
@@ -61,7 +63,8 @@ def descriptor_targets(
     px, # each tile's cached pixel size (um)
 )->np.ndarray:
     "The `DESCRIPTORS` of each tile's powder (float32, tiles x 6)"
-    return np.column_stack([powders.sphericity, np.log(powders.aspect), powders.satellites, powders.roughness, powders.sigma,
+    return np.column_stack([powders.sphericity, np.log(powders.aspect), powders.satellites,
+                            powders.roughness, powders.sigma,
                             np.log(powders.d50_um.to_numpy(float) / px)]).astype(np.float32)
 
 def _render_pretraining_tile(job, tile=256, side=144, pipeline='PC'):
@@ -86,8 +89,10 @@ def pretraining_set(
         for mag in MAGNIFICATIONS:
             for k in range(tiles_per_mag):
                 jobs.append((row.to_dict(), mag, k, PRETRAIN_SEED + i))
-                rows.append(dict(row.to_dict(), magnification=mag, pixel_size_um=tile_pixel_size_um(mag) * tile / side))
-    images = np.stack(parallel_map(_render_pretraining_tile, jobs, n_workers, False, tile=tile, side=side, pipeline=method))
+                rows.append(dict(row.to_dict(), magnification=mag,
+                                 pixel_size_um=tile_pixel_size_um(mag) * tile / side))
+    images = np.stack(parallel_map(_render_pretraining_tile, jobs, n_workers, False, tile=tile, side=side,
+                                   pipeline=method))
     return images, pd.DataFrame(rows)
 
 # %% ../nbs/04a_pretraining.ipynb #c4789b6b
@@ -101,8 +106,12 @@ class DescriptorNet(nn.Module):
         super().__init__()
         self.body, nf, self.in_chans = create_backbone(backbone)
         self.head = nn.Linear(nf, len(DESCRIPTORS))
-        self.register_buffer('mean', torch.zeros(len(DESCRIPTORS)) if mean is None else torch.as_tensor(mean, dtype=torch.float32))
-        self.register_buffer('std', torch.ones(len(DESCRIPTORS)) if std is None else torch.as_tensor(std, dtype=torch.float32))
+        self.register_buffer('mean',
+                             torch.zeros(len(DESCRIPTORS)) if mean is None else torch.as_tensor(mean,
+                                                                                                dtype=torch.float32))
+        self.register_buffer('std',
+                             torch.ones(len(DESCRIPTORS)) if std is None else torch.as_tensor(std,
+                                                                                              dtype=torch.float32))
 
     def features(self, x):
         if self.in_chans == 3 and x.shape[1] == 1: x = x.expand(-1, 3, -1, -1)
@@ -146,7 +155,8 @@ def save_pretrained(
     train_s=0., # seconds
 ):
     "Save the network in the library's model-folder convention (`core.save_model_folder`: a config marks a finished one)"
-    return save_model_folder(folder, net.state_dict(), dict(asdict(cfg), descriptors=list(DESCRIPTORS), train_s=train_s))
+    return save_model_folder(folder, net.state_dict(),
+                             dict(asdict(cfg), descriptors=list(DESCRIPTORS), train_s=train_s))
 
 def load_pretrained(
     folder, # a `save_pretrained` folder
@@ -172,18 +182,22 @@ def pretrain(
         old = json.loads((folder/'config.json').read_text())
         if {k: old.get(k) for k in asdict(cfg)} == asdict(cfg): return folder
     t0 = time.time()
-    images, rows = pretraining_set(pretraining_powders(cfg.n_powders), cfg.tiles_per_mag, cfg.tile, cfg.cache_size, cfg.method, n_workers)
+    images, rows = pretraining_set(pretraining_powders(cfg.n_powders), cfg.tiles_per_mag, cfg.tile,
+                                   cfg.cache_size, cfg.method, n_workers)
     y = descriptor_targets(rows, rows.pixel_size_um)
     mean, std = y.mean(0), y.std(0) + 1e-6
     seed_everything(cfg.seed)
     device = torch.device(device or 'cpu')
     idx = np.arange(len(images))
     ds = TileDataset(images, idx, np.zeros((len(images), 1), np.float32), (y - mean) / std)
-    train = TileLoader(ds, bs=cfg.bs, shuffle=True, drop_last=len(idx) > cfg.bs, device=device, after_batch=BatchAugment(cfg.size, True))
-    monitor = TileDataset(images, idx[:2 * cfg.bs], ds.inputs, ds.targets)   # a glance at the fit only: nothing is chosen on it
+    train = TileLoader(ds, bs=cfg.bs, shuffle=True, drop_last=len(idx) > cfg.bs, device=device,
+                       after_batch=BatchAugment(cfg.size, True))
+    # a glance at the fit only: nothing is chosen on it
+    monitor = TileDataset(images, idx[:2 * cfg.bs], ds.inputs, ds.targets)
     valid = TileLoader(monitor, bs=2 * cfg.bs, device=device, after_batch=BatchAugment(cfg.size, False))
     train.rng.seed(cfg.seed)
-    learn = Learner(DataLoaders(train, valid, device=device), DescriptorNet(cfg.backbone, mean, std), loss_func=nn.MSELoss())
+    learn = Learner(DataLoaders(train, valid, device=device), DescriptorNet(cfg.backbone, mean, std),
+                    loss_func=nn.MSELoss())
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(cfg.epochs, cfg.lr)
     save_pretrained(learn.model.cpu(), cfg, folder, time.time() - t0)
     return folder
@@ -199,7 +213,8 @@ def tile_descriptors(
     "Per tile: the predicted `DESCRIPTORS` (and the median diameter in um, `log_d50_um`), and the backbone's features"
     dev = next(net.parameters()).device
     dl = TileLoader(TileDataset(images, np.arange(len(images)), np.zeros((len(images), 1), np.float32),
-                                np.zeros((len(images), len(DESCRIPTORS)), np.float32)), bs=bs, device=dev, after_batch=BatchAugment(size, False))
+                                np.zeros((len(images), len(DESCRIPTORS)), np.float32)), bs=bs, device=dev,
+                    after_batch=BatchAugment(size, False))
     net.eval(); z, feats = [], []
     with torch.no_grad():
         for x, _, _ in dl:

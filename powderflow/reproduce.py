@@ -18,7 +18,8 @@ __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_noteboo
            'cpu_model', 'write_manifest', 'run_study', 'publish', 'describe', 'write_figures_readme', 'copy_outputs']
 
 # %% ../nbs/95_reproduce.ipynb #5443f251
-STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model', '04a_pretraining',
+STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model',
+                   '04a_pretraining',
                    '04b_configuration', '04c_inference', '05_training', '05a_evaluation', '05b_study_grid',
                    '06_robustness', '07_interpretability', '08_out_of_sample', '09a_spectra_simulator',
                    '09b_spectra_data', '09d_spectra_model', '09e_spectra_training')  # in the order they run
@@ -35,11 +36,13 @@ def find_notebooks(
     for d in ([nbs] if nbs else [os.environ.get('POWDERFLOW_NBS'), here, Path('nbs')]):
         if d and all((Path(d)/f'{n}.ipynb').exists() for n in names): return Path(d).resolve()
     where = nbs or f'$POWDERFLOW_NBS, {here} or ./nbs'
-    raise StudyError(f'the study notebooks ({", ".join(names)}) are not in {where}: reproduce runs from a source checkout '
+    raise StudyError(f'the study notebooks ({", ".join(names)}) are not in {where}: reproduce runs from a '
+                     'source checkout '
                      '(git clone; pip install -e .), or pass --notebooks DIR')
 
 # %% ../nbs/95_reproduce.ipynb #0e8cca0c
-PACKAGES = ('powderflow', 'torch', 'torchvision', 'fastai', 'fastcore', 'timm', 'numpy', 'pandas', 'scikit-learn', 'scikit-image',
+PACKAGES = ('powderflow', 'torch', 'torchvision', 'fastai', 'fastcore', 'timm', 'numpy', 'pandas',
+            'scikit-learn', 'scikit-image',
             'opencv-python-headless', 'tifffile', 'captum', 'papermill', 'matplotlib', 'accelerate')
 
 def data_fingerprint(
@@ -70,7 +73,8 @@ def _git(
     except (OSError, subprocess.SubprocessError): return dict(commit=None)
     if head.returncode: return dict(commit=None)
     skip = [f':(exclude){Path(out).resolve()}'] if out else []
-    return dict(commit=head.stdout.strip(), dirty=bool(git('status', '--porcelain', '--untracked-files=no', '--', str(Path(cwd).resolve().parent), *skip).stdout.strip()))
+    return dict(commit=head.stdout.strip(),
+                dirty=bool(git('status', '--porcelain', '--untracked-files=no', '--', str(Path(cwd).resolve().parent), *skip).stdout.strip()))
 
 def device_info(
     device=None, # 'cpu', 'cuda', ... or None (a GPU if there is one)
@@ -79,7 +83,8 @@ def device_info(
     import torch
     dev = default_device(device)
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else (platform.processor() or platform.machine())
-    return dict(device=str(dev), name=name, cpu_model=cpu_model(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
+    return dict(device=str(dev), name=name, cpu_model=cpu_model(),
+                cpu_capability=torch.backends.cpu.get_cpu_capability(),
                 cpu_cores=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform())
 
 def cpu_model()->str:
@@ -128,11 +133,15 @@ def run_study(
     for d in (run/'notebooks', staging): d.mkdir(parents=True, exist_ok=True)
     progress = progress_bars() if progress is None else progress
     data = Path(data).resolve() if data else run/'data'
-    params = dict(profile=profile, data_dir=str(data), run_dir=str(run/'work'), out_dir=str(out), backbones=backbones and list(backbones),
+    params = dict(profile=profile, data_dir=str(data), run_dir=str(run/'work'), out_dir=str(out),
+                  backbones=backbones and list(backbones),
                   pipelines=pipelines and list(pipelines), epochs=epochs, size=size, seed=seed, device=device,
-                  self_checks=False)   # 05's tests of the library (resumed, two-process training) are for `make test`
-    manifest = dict(profile=profile, parameters=params, run=str(run), notebooks_dir=str(nbs), started=datetime.now(timezone.utc).isoformat(timespec='seconds'),
-                    command=' '.join(sys.argv), git=_git(nbs, out), device=device_info(device), packages=_versions(), notebooks=[], status='running')
+                  # 05's tests of the library (resumed, two-process training) are for `make test`
+                  self_checks=False)
+    manifest = dict(profile=profile, parameters=params, run=str(run), notebooks_dir=str(nbs),
+                    started=datetime.now(timezone.utc).isoformat(timespec='seconds'),
+                    command=' '.join(sys.argv), git=_git(nbs, out), device=device_info(device),
+                    packages=_versions(), notebooks=[], status='running')
     t_all, started_ns = time.time(), time.time_ns()
     for i, name in enumerate(names, 1):
         src, dst = nbs/f'{name}.ipynb', run/'notebooks'/f'{name}.ipynb'
@@ -141,17 +150,22 @@ def run_study(
         t0 = time.time()
         try: _execute(pm, src, dst, p, nbs, kernel, progress)
         except pm.PapermillExecutionError as e:
-            manifest['notebooks'].append(dict(name=name, seconds=round(time.time() - t0, 1), status='failed', error=f'{e.ename}: {e.evalue}'))
+            manifest['notebooks'].append(dict(name=name, seconds=round(time.time() - t0, 1), status='failed',
+                                              error=f'{e.ename}: {e.evalue}'))
             manifest.update(status=f'failed in {name}', total_s=round(time.time() - t_all, 1)); write_manifest(manifest, staging)
             print('failed', flush=True)
-            raise StudyError(f'{name}.ipynb failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  executed notebook, with the error: {dst}\n'
+            raise StudyError(f'{name}.ipynb failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  executed '
+                             f'notebook, with the error: {dst}\n'
                              f'  this run\'s outputs so far, and its manifest: {staging}'
                              + (f'\n  {out} is as it was: nothing is published before the whole study has run' if out != staging else '')) from None
         manifest['notebooks'].append(dict(name=name, seconds=round(time.time() - t0, 1), status='ok'))
-        if data.joinpath('records.csv').exists(): manifest['data'] = dict(path=str(data), fingerprint=data_fingerprint(data))
+        if data.joinpath('records.csv').exists(): manifest['data'] = dict(path=str(data),
+                                                                          fingerprint=data_fingerprint(data))
         write_manifest(manifest, staging)
-        print(f'[{i}/{len(names)}] {name} done in {time.time() - t0:.0f} s' if progress else f'done in {time.time() - t0:.0f} s', flush=True)
-    manifest.update(status='finished', total_s=round(time.time() - t_all, 1), finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+        print(f'[{i}/{len(names)}] {name} done in {time.time() - t0:.0f} s' if progress else 'done in '
+                                                                                             f'{time.time() - t0:.0f} s', flush=True)
+    manifest.update(status='finished', total_s=round(time.time() - t_all, 1),
+                    finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
     write_manifest(manifest, staging)
     write_figures_readme(staging, manifest)
     if out != staging: publish(staging, out, started_ns, complete=set(STUDY_NOTEBOOKS) <= set(names))
@@ -163,8 +177,10 @@ def _execute(pm, src, dst, params, cwd, kernel, progress):
     import tempfile
     from jupyter_client.manager import KernelManager
     with tempfile.TemporaryDirectory(prefix='powderflow-kernel-') as d:
-        km = KernelManager(kernel_name=kernel, **({} if os.name == 'nt' else dict(transport='ipc', ip=f'{d}/k')))
-        try: pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(cwd), kernel_name=kernel, km=km, progress_bar=progress)
+        km = KernelManager(kernel_name=kernel,
+                           **({} if os.name == 'nt' else dict(transport='ipc', ip=f'{d}/k')))
+        try: pm.execute_notebook(str(src), str(dst), parameters=params, cwd=str(cwd), kernel_name=kernel,
+                                 km=km, progress_bar=progress)
         finally:
             if km.has_kernel: km.shutdown_kernel(now=True)
 
@@ -193,52 +209,92 @@ def _is_study_file(name):
 
 # %% ../nbs/95_reproduce.ipynb #adbe5db2
 FIGURES = {  # file in out/: one line on what it shows
-    '01_conversion_pipelines.png': 'one 16-bit tile through the 12 conversion pipelines, with the 8-bit histogram of each',
-    '01_conversion_stats': 'per pipeline, over six demo tiles: mean, contrast, tile-to-tile spread, clipping, grey levels used, entropy',
-    '02_synthetic_labels.png': 'the simulated powders: AOR against HR by production route and flowability, next to the real ranges',
+    '01_conversion_pipelines.png': 'one 16-bit tile through the 12 conversion pipelines, with the 8-bit '
+                                   'histogram of each',
+    '01_conversion_stats': 'per pipeline, over six demo tiles: mean, contrast, tile-to-tile spread, '
+                           'clipping, grey levels used, entropy',
+    '02_synthetic_labels.png': 'the simulated powders: AOR against HR by production route and flowability, '
+                               'next to the real ranges',
     '02_synthetic_gallery.png': 'rendered SEM tiles, one per production route',
-    '02_synthetic_labels': "the simulated powders' label facts against those of the 38 real powders of the seed study",
-    '02_label_variance': "the label model's variance decomposition: the share of AOR, HR and ln Hall variance that each descriptor explains",
-    '02a_simulated_check': 'particle segmentation against the simulator\'s exact masks, per production route: instance F1, median IoU, D50 error',
-    '02a_simulated_shape_correlation': "powder-mean measured shape (circularity, aspect, roughness, satellites) against the simulator's true descriptors (Spearman)",
-    '02a_real_check': 'particle segmentation against hand-drawn outlines on real SEM micrographs: F1, precision, recall, median-diameter ratio by number and by volume, KS, satellites',
-    '02a_real_vs_simulated': 'per field, real micrographs against simulated gas-atomised tiles (generators 1 and 2): particles, coverage, touching share, circularity, aspect, satellites',
-    '02a_real_vs_simulated.png': 'real against simulated: segmentations, grey-level histograms, power spectra, circularity and aspect distributions',
-    '04a_pretraining_check': "the pretrained backbone's descriptors on the benchmark's tiles against the truth: correlation per tile and per powder",
-    '05_cv_predictions': 'the headline: every model\'s per-powder predictions under 5-fold x 3-repeat cross-validation by powder (one row per repeat, fold, powder, model)',
-    '05_cv_metrics': 'the headline table: per model, AOR and HR R2 and MAE, Hall MAPE, flowable ROC-AUC and Brier, with 95 % bootstrap intervals over powders',
+    '02_synthetic_labels': "the simulated powders' label facts against those of the 38 real powders of the "
+                           "seed study",
+    '02_label_variance': "the label model's variance decomposition: the share of AOR, HR and ln Hall "
+                         "variance that each descriptor explains",
+    '02a_simulated_check': 'particle segmentation against the simulator\'s exact masks, per production '
+                           'route: instance F1, median IoU, D50 error',
+    '02a_simulated_shape_correlation': "powder-mean measured shape (circularity, aspect, roughness, "
+                                       "satellites) against the simulator's true descriptors (Spearman)",
+    '02a_real_check': 'particle segmentation against hand-drawn outlines on real SEM micrographs: F1, '
+                      'precision, recall, median-diameter ratio by number and by volume, KS, satellites',
+    '02a_real_vs_simulated': 'per field, real micrographs against simulated gas-atomised tiles (generators 1 '
+                             'and 2): particles, coverage, touching share, circularity, aspect, satellites',
+    '02a_real_vs_simulated.png': 'real against simulated: segmentations, grey-level histograms, power '
+                                 'spectra, circularity and aspect distributions',
+    '04a_pretraining_check': "the pretrained backbone's descriptors on the benchmark's tiles against the "
+                             "truth: correlation per tile and per powder",
+    '05_cv_predictions': 'the headline: every model\'s per-powder predictions under 5-fold x 3-repeat '
+                         'cross-validation by powder (one row per repeat, fold, powder, model)',
+    '05_cv_metrics': 'the headline table: per model, AOR and HR R2 and MAE, Hall MAPE, flowable ROC-AUC and '
+                     'Brier, with 95 % bootstrap intervals over powders',
     '05_cv_metrics_long': 'the headline metrics in long form (value, lo, hi)',
-    '05_cv_differences': 'the pretrained CNN minus each other model, per metric, paired on the same powders, with 95 % bootstrap intervals',
-    '05_cv_parity.png': 'cross-validated predictions (mean over repeats) against the truth per powder: AOR, HR and the flowable probability',
-    '05_metrics': "the main end-to-end model's test metrics on one split (7 test powders at quick), per tile and per powder, with its baselines: a quick look, not the headline",
-    '05_parity.png': "the main model's predictions against the truth for AOR, HR, CI and Hall time, per powder and per tile",
+    '05_cv_differences': 'the pretrained CNN minus each other model, per metric, paired on the same powders, '
+                         'with 95 % bootstrap intervals',
+    '05_cv_parity.png': 'cross-validated predictions (mean over repeats) against the truth per powder: AOR, '
+                        'HR and the flowable probability',
+    '05_metrics': "the main end-to-end model's test metrics on one split (7 test powders at quick), per tile "
+                  "and per powder, with its baselines: a quick look, not the headline",
+    '05_parity.png': "the main model's predictions against the truth for AOR, HR, CI and Hall time, per "
+                     "powder and per tile",
     '05_training_curves.png': "the main model's training and validation loss per epoch",
-    '05_applicability_domain.png': "how far powders lie from the main model's training powders in its feature space: validation, test and real SEM powders",
-    '05_applicability_domain': "per powder: distance to the nearest training powder, its ratio to the largest validation distance, the extrapolation flag",
+    '05_applicability_domain.png': "how far powders lie from the main model's training powders in its "
+                                   "feature space: validation, test and real SEM powders",
+    '05_applicability_domain': "per powder: distance to the nearest training powder, its ratio to the "
+                               "largest validation distance, the extrapolation flag",
     '05b_grid': 'the study grid: per backbone x pipeline, per-powder test metrics',
     '05b_grid.png': 'the study grid as heat maps of AOR R2, HR R2 and flowable F1 (also as SVG)',
-    '05b_grid_by_pipeline': 'per pipeline: the metrics averaged over the backbones, 95 % interval over the test powders',
-    '05b_grid_by_backbone': 'per backbone: the metrics averaged over the pipelines, 95 % interval over the test powders',
+    '05b_grid_by_pipeline': 'per pipeline: the metrics averaged over the backbones, 95 % interval over the '
+                            'test powders',
+    '05b_grid_by_backbone': 'per backbone: the metrics averaged over the pipelines, 95 % interval over the '
+                            'test powders',
     '05b_grid_intervals': 'the grid with 95 % bootstrap intervals over its test powders',
-    '05b_grid_differences': 'the main model minus every other grid cell, paired on the same test powders, with 95 % intervals',
-    '06_robustness_curves.png': 'key metrics against the severity of each degradation (noise, dose, blur, gamma, JPEG, PNG)',
-    '06_robustness_tolerance': "per degradation and metric, for the end-to-end CNN: the clean value, the mean baseline's, and the first severity that costs 10 % ('not measurable' where the clean score is no better than the mean)",
+    '05b_grid_differences': 'the main model minus every other grid cell, paired on the same test powders, '
+                            'with 95 % intervals',
+    '06_robustness_curves.png': 'key metrics against the severity of each degradation (noise, dose, blur, '
+                                'gamma, JPEG, PNG)',
+    '06_robustness_tolerance': "per degradation and metric, for the end-to-end CNN: the clean value, the "
+                               "mean baseline's, and the first severity that costs 10 % ('not measurable' "
+                               "where the clean score is no better than the mean)",
     '06_cross_pipeline.png': 'models trained on one pipeline, tested on every other (AOR R2)',
-    '06_robustness_pretrained': 'the pretrained CNN under cross-validation at every severity of every degradation: metrics with intervals, paired change from clean',
-    '06_robustness_pretrained.png': 'AOR and HR R2 of the pretrained CNN against the severity of each degradation, with 95 % intervals and the mean baseline',
-    '06_robustness_pretrained_tolerance': 'per degradation and metric: the first severity at which the pretrained CNN loses 10 % with a paired interval excluding no loss',
+    '06_robustness_pretrained': 'the pretrained CNN under cross-validation at every severity of every '
+                                'degradation: metrics with intervals, paired change from clean',
+    '06_robustness_pretrained.png': 'AOR and HR R2 of the pretrained CNN against the severity of each '
+                                    'degradation, with 95 % intervals and the mean baseline',
+    '06_robustness_pretrained_tolerance': 'per degradation and metric: the first severity at which the '
+                                          'pretrained CNN loses 10 % with a paired interval excluding no loss',
     '06_cross_pipeline': 'the cross-pipeline metrics in full',
-    '07_attribution_maps.png': "signed Grad-CAM and Integrated Gradients of the study's model for AOR, HR and flowable: a flowable and a non-flowable powder at two magnifications, one symmetric colour scale per column",
+    '07_attribution_maps.png': "signed Grad-CAM and Integrated Gradients of the study's model for AOR, HR "
+                               "and flowable: a flowable and a non-flowable powder at two magnifications, "
+                               "one symmetric colour scale per column",
     '07_checks': 'the sanity checks, one row per check and output: check, output, value, threshold, passed',
-    '07_randomization': 'cascading weight randomisation: rank correlation of the maps with the trained model\'s after each layer is re-initialised, signed and of magnitudes',
-    '07_attribution_shares': 'share of |attribution| on particles, interiors, rims and substrate over their share of the tile, with 95 % intervals over the probed powders',
-    '07_descriptor_pull': "each pretrained descriptor's pull on each output (regression weight times its spread over the powders)",
-    '08_holdout': 'the named held-out powders: prediction with spread and a 95 % interval over its tiles, truth, Carr class, and where the truth falls among the training powders',
-    '08_out_of_sample': 'the end-to-end CNN under cross-validation by powder, the leakage comparison (split by tile against the cross-validated model, every powder), the magnification ablation on the same folds: metrics with intervals, paired differences',
-    '08_predictions': "the per-powder predictions behind 08's tables, in the schema of 05_cv_predictions, with the experiment's name",
-    '09_spectra_metrics': 'second workload, micrographs + 24 spectra: attention and simple fusion, image only, spectra only, the oracle and the mean on the test specimen (MAE, RMSE, R2)',
-    '09_spectra_parity.png': 'second workload: predicted against true hardness on the test specimen, one panel per model (also as SVG)',
-    'manifest.json': 'how these files were made: profile, parameters, data fingerprint, package versions, git commit, device, time per notebook',
+    '07_randomization': 'cascading weight randomisation: rank correlation of the maps with the trained '
+                        'model\'s after each layer is re-initialised, signed and of magnitudes',
+    '07_attribution_shares': 'share of |attribution| on particles, interiors, rims and substrate over their '
+                             'share of the tile, with 95 % intervals over the probed powders',
+    '07_descriptor_pull': "each pretrained descriptor's pull on each output (regression weight times its "
+                          "spread over the powders)",
+    '08_holdout': 'the named held-out powders: prediction with spread and a 95 % interval over its tiles, '
+                  'truth, Carr class, and where the truth falls among the training powders',
+    '08_out_of_sample': 'the end-to-end CNN under cross-validation by powder, the leakage comparison (split '
+                        'by tile against the cross-validated model, every powder), the magnification '
+                        'ablation on the same folds: metrics with intervals, paired differences',
+    '08_predictions': "the per-powder predictions behind 08's tables, in the schema of 05_cv_predictions, "
+                      "with the experiment's name",
+    '09_spectra_metrics': 'second workload, micrographs + 24 spectra: attention and simple fusion, image '
+                          'only, spectra only, the oracle and the mean on the test specimen (MAE, RMSE, R2)',
+    '09_spectra_parity.png': 'second workload: predicted against true hardness on the test specimen, one '
+                             'panel per model (also as SVG)',
+    'manifest.json': 'how these files were made: profile, parameters, data fingerprint, package versions, '
+                     'git commit, device, time per notebook',
 }
 
 def describe(
@@ -246,7 +302,8 @@ def describe(
 ):
     "The line of `FIGURES` about `filename` (tables are listed once for their .csv and .md; figures for .png and .svg)"
     p = Path(filename)
-    for key in (p.name, p.with_suffix('.png').name if p.suffix in ('.svg', '.pdf') else None, p.stem if p.suffix in ('.csv', '.md') else None):
+    for key in (p.name, p.with_suffix('.png').name if p.suffix in ('.svg', '.pdf') else None,
+                p.stem if p.suffix in ('.csv', '.md') else None):
         if key in FIGURES: return FIGURES[key]
     raise KeyError(f'{filename}: not described in FIGURES (powderflow.reproduce); add a line for it')
 
@@ -259,10 +316,13 @@ def write_figures_readme(
     files = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != 'README.md' and not p.name.startswith('.'))
     dev = manifest['device']; nb = manifest['notebooks']
     lines = ['# Figures and tables of the study', '',
-             f"Written by `powderflow reproduce --profile {manifest['profile']}` on {dev['device']} ({dev['name']}, {dev['cpu_cores']} cores), "
-             f"git commit {(manifest['git'].get('commit') or 'unknown')[:10]}{' (with local changes)' if manifest['git'].get('dirty') else ''}, "
+             f"Written by `powderflow reproduce --profile {manifest['profile']}` on {dev['device']} "
+             f"({dev['name']}, {dev['cpu_cores']} cores), "
+             "git commit "
+             f"{(manifest['git'].get('commit') or 'unknown')[:10]}{' (with local changes)' if manifest['git'].get('dirty') else ''}, "
              f"in {manifest.get('total_s', 0) / 60:.1f} minutes; `manifest.json` has the details. "
-             + ('These come from the quick profile on a CPU: a scaled-down study (see the README), not the paper-scale run.'
+             + ('These come from the quick profile on a CPU: a scaled-down study (see the README), not the '
+                'paper-scale run.'
                 if manifest['profile'] == 'quick' else f"Profile: {manifest['profile']}."), '',
              '| notebook | minutes |', '|---|---:|'] + [f"| {n['name']} | {n['seconds'] / 60:.1f} |" for n in nb] + ['',
              '| file | what it shows |', '|---|---|'] + [f'| [{f}]({f}) | {describe(f)} |' for f in files]
@@ -294,8 +354,10 @@ def copy_outputs(
         for c in (c for c in src.cells if c.cell_type == 'code'):
             r = by_id.get(c.id)
             if r is None or r.source != c.source:
-                raise StudyError(f'{nbs/name}.ipynb, cell {c.id}: the run executed another version of this cell '
-                                 f'({executed/name}.ipynb); nothing was written from here on: rerun the study to keep its outputs')
+                raise StudyError(f'{nbs/name}.ipynb, cell {c.id}: the run executed another version of '
+                                 'this cell '
+                                 f'({executed/name}.ipynb); nothing was written from here on: rerun the '
+                                 'study to keep its outputs')
             c.outputs = [kept(o) for o in r.outputs if not (o.output_type == 'stream' and o.name == 'stderr')]
             c.execution_count = None
         with atomic_write(nbs/f'{name}.ipynb', 'w') as f: f.write(nbformat.writes(src) + '\n')

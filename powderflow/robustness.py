@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np, pandas as pd, cv2
 from .conversion import read_tile, prepare_tile, METHODS
 from .inference import load_model, predict_tiles, powder_predictions
-from .evaluation import (evaluate_predictions, powder_labels, fit_regressors, predict_regressors, prediction_rows, cv_metrics,
+from .evaluation import (evaluate_predictions, powder_labels, fit_regressors, predict_regressors,
+                                   prediction_rows, cv_metrics,
                                    paired_differences, intervals_of, KEY_METRICS)
 from .pretraining import cached_pixel_size_um, tile_descriptors
 
@@ -105,7 +106,8 @@ def prepared_images(
     out = np.empty((len(df), cache_size, cache_size), np.uint8)
     for i, p in enumerate(df.image_path):
         degrade = (lambda x, rng=np.random.default_rng([seed, i]): fn(x, severity, rng)) if fn else None
-        out[i] = prepare_tile(read_tile(p)[0], method, cache_size, degrade16=degrade if stage == '16-bit' else None,
+        out[i] = prepare_tile(read_tile(p)[0], method, cache_size,
+                              degrade16=degrade if stage == '16-bit' else None,
                               degrade8=degrade if stage == '8-bit' else None)
     return out
 
@@ -116,7 +118,8 @@ def with_intervals(
     seed=0, # seed of the bootstrap
 )->pd.DataFrame:
     "The metrics with the 95 % bootstrap interval over powders (lo, hi) of those that `intervals_of` computes"
-    return metrics.merge(intervals_of(per, truth, seed=seed)[['target', 'metric', 'lo', 'hi']], how='left', on=['target', 'metric'])
+    return metrics.merge(intervals_of(per, truth, seed=seed)[['target', 'metric', 'lo', 'hi']], how='left',
+                         on=['target', 'metric'])
 
 def robustness_curves(
     model_dir, # a saved model
@@ -151,9 +154,12 @@ def tolerance_table(
         first = g.severity[worse & (g.severity > 0)]
         ref = (reference or {}).get((target, metric), np.nan)
         measurable = not np.isfinite(ref) or (clean < ref if low else clean > ref)
-        ci = {k: round(float(g[k].iloc[0]), 3) for k in ('lo', 'hi') if k in g.columns}   # the clean value's interval, if known
-        rows.append(dict(degradation=deg, target=target, metric=metric, clean=round(clean, 3), **{f'clean_{k}': x for k, x in ci.items()},
-                         mean_baseline=round(ref, 3), severity_at_10pct_loss=(first.iloc[0] if len(first) else 'none') if measurable else 'not measurable'))
+        # the clean value's interval, if known
+        ci = {k: round(float(g[k].iloc[0]), 3) for k in ('lo', 'hi') if k in g.columns}
+        rows.append(dict(degradation=deg, target=target, metric=metric, clean=round(clean, 3),
+                         **{f'clean_{k}': x for k, x in ci.items()},
+                         mean_baseline=round(ref, 3),
+                         severity_at_10pct_loss=(first.iloc[0] if len(first) else 'none') if measurable else 'not measurable'))
     return pd.DataFrame(rows)
 
 def plot_robustness(
@@ -196,12 +202,14 @@ def plot_cross_pipeline(
 ):
     "Figure: a train x test pipeline heat map of one metric"
     import matplotlib.pyplot as plt
-    m = grid[(grid.target == target) & (grid.metric == metric)].pivot(index='train_method', columns='test_method', values='value')
+    m = grid[(grid.target == target) & (grid.metric == metric)].pivot(index='train_method',
+                                                                      columns='test_method', values='value')
     m = m[[c for c in METHODS if c in m.columns]]
     fig, ax = plt.subplots(figsize=(1 + 0.8 * m.shape[1], 1 + 0.6 * m.shape[0]))
     im = ax.imshow(m.to_numpy(float), cmap='viridis'); fig.colorbar(im, ax=ax, label=f'{target} {metric}')
     ax.set_xticks(range(m.shape[1]), m.columns, rotation=60, ha='right'); ax.set_yticks(range(m.shape[0]), m.index)
-    for (i, j), v in np.ndenumerate(m.to_numpy(float)): ax.text(j, i, f'{v:.2f}', ha='center', va='center', fontsize=7, color='w')
+    for (i, j), v in np.ndenumerate(m.to_numpy(float)): ax.text(j, i, f'{v:.2f}', ha='center', va='center',
+                                                                fontsize=7, color='w')
     ax.set_xlabel('tested on'); ax.set_ylabel('trained on'); fig.tight_layout()
     return fig
 
@@ -228,7 +236,8 @@ def probe_robustness(
         d = tile_descriptors(net, imgs, px, pcfg.size)[0].drop(columns='log_d50_px')
         return d.assign(powder_name=records.powder_name.values).groupby('powder_name').mean()
     clean, rows, fitted = features(None, 0), [], []
-    for _, te in folds.groupby(['repeat', 'fold']):   # each fold's regressors, fitted once on the clean images
+    # each fold's regressors, fitted once on the clean images
+    for _, te in folds.groupby(['repeat', 'fold']):
         tr = labels[~labels.powder_name.isin(te.powder_name)].reset_index(drop=True)
         fitted.append((te, fit_regressors(clean.loc[tr.powder_name], tr)))
     for name in degradations or DEGRADATIONS:
@@ -261,7 +270,8 @@ def probe_tolerance(
             first = np.nan
             for s in sevs:
                 name = f'{deg} {s:g}'
-                row = dict(degradation=deg, severity=s, target=t, metric=k, value=m.value[name, t, k], lo=m.lo[name, t, k], hi=m.hi[name, t, k])
+                row = dict(degradation=deg, severity=s, target=t, metric=k, value=m.value[name, t, k],
+                           lo=m.lo[name, t, k], hi=m.hi[name, t, k])
                 if s:   # clean minus degraded: a loss is > 0 for R2 and AUC, < 0 for errors
                     dd = d.loc[(name, t, k)]
                     row |= dict(change=-dd.difference, change_lo=-dd.hi, change_hi=-dd.lo)
@@ -270,7 +280,8 @@ def probe_tolerance(
                 curves.append(row)
             ref = reference.get((t, k), np.nan)
             measurable = c < ref if low else c > ref
-            tol.append(dict(degradation=deg, target=t, metric=k, clean=round(c, 3), mean_baseline=round(ref, 3),
+            tol.append(dict(degradation=deg, target=t, metric=k, clean=round(c, 3),
+                            mean_baseline=round(ref, 3),
                             severity_at_10pct_loss=('none' if np.isnan(first) else first) if measurable else 'not measurable'))
     return pd.DataFrame(curves), pd.DataFrame(tol)
 
@@ -285,7 +296,8 @@ def plot_probe_robustness(
     for ax, d in zip(axs[0], degs):
         for (t, k), col in ((('AOR', 'R2'), 'tab:blue'), (('HR', 'R2'), 'tab:orange')):
             h = curves[(curves.degradation == d) & (curves.target == t) & (curves.metric == k)].sort_values('severity')
-            ax.errorbar(h.severity, h.value, yerr=[h.value - h.lo, h.hi - h.value], fmt='o-', color=col, capsize=2, label=f'{t} {k}')
+            ax.errorbar(h.severity, h.value, yerr=[h.value - h.lo, h.hi - h.value], fmt='o-', color=col,
+                        capsize=2, label=f'{t} {k}')
             ax.axhline(reference.get((t, k), np.nan), color=col, ls='--', lw=0.8)
         ax.set_title(f'{d} ({DEGRADATIONS[d][1]})', fontsize=10); ax.set_xlabel('severity')
     axs[0][0].legend(fontsize=8); axs[0][0].set_ylabel('R2 under CV by powder (dashed: mean)')

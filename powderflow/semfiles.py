@@ -16,7 +16,8 @@ __all__ = ['SCALE_TOLERANCE', 'MAX_PIXEL_SIZE_UM', 'IMAGE_SUFFIXES', 'MAGNIFICAT
 
 # %% ../nbs/01a_sem_files.ipynb #b3960829
 SCALE_TOLERANCE = 0.05   # relative disagreement between two statements of the scale that is reported
-MAX_PIXEL_SIZE_UM = 20.  # resolution tags implying larger pixels are a display setting (72 or 300 dpi), not a scale
+# resolution tags implying larger pixels are a display setting (72 or 300 dpi), not a scale
+MAX_PIXEL_SIZE_UM = 20.
 
 class MetadataError(ValueError):
     "Vendor metadata that is malformed or contradicts itself, or a scale that is not a positive number; the message names the file and key"
@@ -25,7 +26,8 @@ def _positive(value, path, key):
     "`value` as a positive float, else a `MetadataError` naming `path` and `key`"
     try: v = float(value)
     except (TypeError, ValueError): raise MetadataError(f'{path}: {key} is {value!r}, not a number') from None
-    if not np.isfinite(v) or v <= 0: raise MetadataError(f'{path}: {key} is {value!r}: a scale must be a positive number')
+    if not np.isfinite(v) or v <= 0: raise MetadataError(f'{path}: {key} is {value!r}: a scale must be a '
+                                                         'positive number')
     return v
 
 def magnification_from_pixel_size(
@@ -51,9 +53,11 @@ def fei_scale(
         hfw = _positive(scan['HorFieldsize'], path, '[Scan] HorFieldsize') * 1e6
         nx = _positive(image['ResolutionX'], path, '[Image] ResolutionX')
         if abs(hfw / nx - px) > SCALE_TOLERANCE * px:
-            raise MetadataError(f'{path}: FEI metadata contradicts itself: [Scan] PixelWidth is {px:.4g} um but '
+            raise MetadataError(f'{path}: FEI metadata contradicts itself: [Scan] PixelWidth is '
+                                f'{px:.4g} um but '
                                 f'[Scan] HorFieldsize / [Image] ResolutionX is {hfw / nx:.4g} um')
-    if 'ResolutionY' in image: out['imaged_height_px'] = int(_positive(image['ResolutionY'], path, '[Image] ResolutionY'))
+    if 'ResolutionY' in image: out['imaged_height_px'] = int(_positive(image['ResolutionY'], path,
+                                                                       '[Image] ResolutionY'))
     return out
 
 # %% ../nbs/01a_sem_files.ipynb #0593f1fc
@@ -69,14 +73,16 @@ def zeiss_scale(
         if key in md:
             v = md[key]
             if not (isinstance(v, tuple) and len(v) == 3 and str(v[2]) in _UNITS_UM):
-                raise MetadataError(f'{path}: Zeiss {key.upper()} is {v!r}; expected (name, value, unit) with a unit of length')
+                raise MetadataError(f'{path}: Zeiss {key.upper()} is {v!r}; expected (name, value, unit) '
+                                    'with a unit of length')
             out.update(pixel_size_um=_positive(v[1], path, f'Zeiss {key.upper()}') * _UNITS_UM[str(v[2])],
                        scale_source=f'Zeiss metadata ({key.upper()})')
             break
     if 'ap_mag' in md:
         text = str(md['ap_mag'][1] if isinstance(md['ap_mag'], tuple) else md['ap_mag'])
         m = re.fullmatch(r'\s*([0-9.]+)\s*(K?)\s*X\s*', text, re.I)
-        if not m: raise MetadataError(f'{path}: Zeiss AP_MAG is {text!r}; expected a magnification such as "10.00 K X"')
+        if not m: raise MetadataError(f'{path}: Zeiss AP_MAG is {text!r}; expected a magnification such as '
+                                      '"10.00 K X"')
         out['magnification'] = _positive(m[1], path, 'Zeiss AP_MAG') * (1000 if m[2] else 1)
     return out
 
@@ -89,13 +95,16 @@ def sidecar_scale(
     if not txt.is_file(): return {}
     text = txt.read_text(errors='replace')
     if m := re.search(r'^\s*PixelSize\s*=\s*(\S+)', text, re.M):   # Hitachi, nm
-        return dict(pixel_size_um=_positive(m[1], txt, 'PixelSize') * 1e-3, scale_source='Hitachi sidecar (PixelSize)')
+        return dict(pixel_size_um=_positive(m[1], txt, 'PixelSize') * 1e-3,
+                    scale_source='Hitachi sidecar (PixelSize)')
     bar = re.search(r'^\s*\$\$?SM_MICRON_BAR\s+(\S+)', text, re.M)
     marker = re.search(r'^\s*\$\$?SM_MICRON_MARKER\s+(\S+)', text, re.M)
     if bar and marker:   # JEOL: the scale bar's length over its pixels
         m = re.fullmatch(r'([0-9.]+)\s*(pm|nm|um|µm|μm|mm)', marker[1])
-        if not m: raise MetadataError(f'{txt}: $$SM_MICRON_MARKER is {marker[1]!r}; expected a length such as 10um')
-        px = _positive(m[1], txt, '$$SM_MICRON_MARKER') * _UNITS_UM[m[2]] / _positive(bar[1], txt, '$$SM_MICRON_BAR')
+        if not m: raise MetadataError(f'{txt}: $$SM_MICRON_MARKER is {marker[1]!r}; expected a length '
+                                      'such as 10um')
+        px = _positive(m[1], txt, '$$SM_MICRON_MARKER') * _UNITS_UM[m[2]] / _positive(bar[1], txt,
+                                                                                      '$$SM_MICRON_BAR')
         return dict(pixel_size_um=px, scale_source='JEOL sidecar ($$SM_MICRON_MARKER / $$SM_MICRON_BAR)')
     return {}
 
@@ -132,16 +141,20 @@ def complete_scale(
 )->dict:
     "Fill in the magnification from the pixel size or the reverse; note (and warn) where both are given and disagree"
     meta = dict(meta)
-    if meta.get('scale_source') == 'powderflow metadata': return meta   # a simulated tile: its pixel size refers to its frame
+    # a simulated tile: its pixel size refers to its frame
+    if meta.get('scale_source') == 'powderflow metadata': return meta
     px, mag = meta.get('pixel_size_um'), meta.get('magnification')
     if px is not None and mag is None:
-        meta.update(magnification=magnification_from_pixel_size(px, width_px), magnification_source='pixel size (127 mm / M field width)')
+        meta.update(magnification=magnification_from_pixel_size(px, width_px),
+                    magnification_source='pixel size (127 mm / M field width)')
     elif mag is not None and px is None:
-        meta.update(pixel_size_um=SEM_REFERENCE_WIDTH_MM * 1000 / (mag * width_px), pixel_size_source='magnification (127 mm / M field width)')
+        meta.update(pixel_size_um=SEM_REFERENCE_WIDTH_MM * 1000 / (mag * width_px),
+                    pixel_size_source='magnification (127 mm / M field width)')
     elif px is not None:
         implied = magnification_from_pixel_size(px, width_px)
         if abs(implied - mag) > SCALE_TOLERANCE * mag:
-            meta['scale_warning'] = (f'magnification {mag:g} and pixel size {px:.4g} um disagree: the pixel size implies {implied:.4g} '
+            meta['scale_warning'] = (f'magnification {mag:g} and pixel size {px:.4g} um disagree: the pixel '
+                                     f'size implies {implied:.4g} '
                                      '(127 mm / M field width); the pixel size is used')
             warnings.warn(f'{path}: {meta["scale_warning"]}')
     return meta
@@ -178,14 +191,18 @@ def drop_data_bar(
     "The image without its information bar (where the metadata puts it, else where it is detected), and metadata that says so"
     meta, h = dict(meta), img.shape[0]
     if (ih := meta.pop('imaged_height_px', None)) is not None:
-        if ih < h: return img[:ih], meta | dict(data_bar=f'{h - ih} rows below the imaged area removed (metadata)')
+        if ih < h: return img[:ih], meta | dict(data_bar=f'{h - ih} rows below the imaged area removed '
+                                                         '(metadata)')
         return img, meta
-    if rows := detect_data_bar(img): return img[:h - rows], meta | dict(data_bar=f'{rows} rows of information bar removed (detected)')
+    if rows := detect_data_bar(img): return img[:h - rows], meta | dict(data_bar=f'{rows} rows of '
+                                                                                 'information bar removed '
+                                                                                 '(detected)')
     return img, meta
 
 # %% ../nbs/01a_sem_files.ipynb #a6c9640d
 IMAGE_SUFFIXES = ('.tif', '.tiff', '.png')
-MAGNIFICATION_FOLDER = re.compile(r'^\d+(\.\d+)?\s*(x|k|kx)$', re.I)  # '500x', '1k', '1.5k': a magnification, not a powder
+# '500x', '1k', '1.5k': a magnification, not a powder
+MAGNIFICATION_FOLDER = re.compile(r'^\d+(\.\d+)?\s*(x|k|kx)$', re.I)
 
 def image_files(
     paths, # files, folders (searched recursively) and glob patterns, as a user types them
@@ -200,7 +217,8 @@ def image_files(
             found += [(Path(q), Path(q)) for q in sorted(glob.glob(str(given), recursive=True)) if Path(q).suffix.lower() in IMAGE_SUFFIXES]
         else: raise FileNotFoundError(f'{given}: no such file or folder')
     files = list(dict((f, (f, g)) for f, g in found).values())
-    if not files: raise FileNotFoundError(f'no .tif/.tiff/.png images in {", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}')
+    if not files: raise FileNotFoundError('no .tif/.tiff/.png images in '
+                                          f'{", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}')
     return files
 
 def powder_of(
@@ -236,7 +254,8 @@ def read_micrograph(
     if path.suffix.lower() in ('.tif', '.tiff'):
         try:
             with tifffile.TiffFile(path) as tif:
-                if len(tif.pages) > 1: raise ValueError(f'{path}: multi-page TIFF ({len(tif.pages)} pages); expected a single page')
+                if len(tif.pages) > 1: raise ValueError(f'{path}: multi-page TIFF ({len(tif.pages)} pages); '
+                                                        'expected a single page')
                 img, meta = tif.pages[0].asarray(), tiff_scale(tif, path)
         except ValueError: raise   # ours, MetadataError included
         except Exception as e: raise ValueError(f'{path}: not a readable TIFF ({type(e).__name__}: {e})') from e
@@ -247,9 +266,11 @@ def read_micrograph(
     else: raise ValueError(f'{path}: not a TIFF or PNG image')
     img = _grey(img, path)
     if img.dtype not in (np.uint8, np.uint16) or img.ndim != 2:
-        raise ValueError(f'{path}: {img.dtype} image of shape {img.shape}; expected 8 or 16-bit unsigned greyscale')
+        raise ValueError(f'{path}: {img.dtype} image of shape {img.shape}; expected 8 or 16-bit unsigned '
+                         'greyscale')
     img, meta = drop_data_bar(img, meta, path)
-    if 'pixel_size_um' not in meta and 'magnification' not in meta:   # the caller's scale, only where the file gives none
+    # the caller's scale, only where the file gives none
+    if 'pixel_size_um' not in meta and 'magnification' not in meta:
         k, v = ('pixel_size_um', pixel_size_um) if pixel_size_um is not None else ('magnification', magnification)
         if v is not None: meta[k], meta['scale_source'] = _positive(v, path, k), 'given'
     meta['bit_depth'] = 8 * img.dtype.itemsize

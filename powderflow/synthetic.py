@@ -63,18 +63,28 @@ Ti,29.3,1.2171,117.5
 
 # %% ../nbs/02_synthetic.ipynb #4880dffe
 MATERIALS = {  # material: (true density g/cm3, relative SE yield, weight in the prior)
-    'Al alloy': (2.70, 0.80, 0.22), 'Ti-6Al-4V': (4.43, 0.90, 0.05), 'Fe': (7.87, 1.00, 0.08), '316L': (7.99, 1.00, 0.05),
-    'Cu': (8.96, 1.10, 0.38), 'CuCrZr': (8.89, 1.10, 0.05), 'Ni': (8.90, 1.05, 0.05), 'Bronze': (8.80, 1.10, 0.05),
+    'Al alloy': (2.70, 0.80, 0.22), 'Ti-6Al-4V': (4.43, 0.90, 0.05), 'Fe': (7.87, 1.00, 0.08),
+             '316L': (7.99, 1.00, 0.05),
+    'Cu': (8.96, 1.10, 0.38), 'CuCrZr': (8.89, 1.10, 0.05), 'Ni': (8.90, 1.05, 0.05),
+             'Bronze': (8.80, 1.10, 0.05),
     'Cr': (7.19, 1.00, 0.07)}
-ROUTES = {  # route: uniform ranges of sphericity, aspect ratio, satellite fraction and surface roughness (0..1)
-    'gas atomised':    dict(sphericity=(0.85, 0.97), aspect=(1.00, 1.20), satellites=(0.05, 0.40), roughness=(0.00, 0.25)),
-    'plasma atomised': dict(sphericity=(0.94, 0.99), aspect=(1.00, 1.06), satellites=(0.00, 0.08), roughness=(0.00, 0.10)),
-    'water atomised':  dict(sphericity=(0.65, 0.85), aspect=(1.15, 1.60), satellites=(0.00, 0.05), roughness=(0.20, 0.50)),
-    'electrolytic':    dict(sphericity=(0.35, 0.60), aspect=(1.30, 2.50), satellites=(0.00, 0.00), roughness=(0.60, 1.00)),
-    'flake':           dict(sphericity=(0.20, 0.40), aspect=(3.00, 8.00), satellites=(0.00, 0.00), roughness=(0.10, 0.30)),
-    'milled':          dict(sphericity=(0.50, 0.72), aspect=(1.30, 2.00), satellites=(0.00, 0.00), roughness=(0.40, 0.80))}
+# route: uniform ranges of sphericity, aspect ratio, satellite fraction and surface roughness (0..1)
+ROUTES = {
+    'gas atomised':    dict(sphericity=(0.85, 0.97), aspect=(1.00, 1.20), satellites=(0.05, 0.40),
+                            roughness=(0.00, 0.25)),
+    'plasma atomised': dict(sphericity=(0.94, 0.99), aspect=(1.00, 1.06), satellites=(0.00, 0.08),
+                            roughness=(0.00, 0.10)),
+    'water atomised':  dict(sphericity=(0.65, 0.85), aspect=(1.15, 1.60), satellites=(0.00, 0.05),
+                            roughness=(0.20, 0.50)),
+    'electrolytic':    dict(sphericity=(0.35, 0.60), aspect=(1.30, 2.50), satellites=(0.00, 0.00),
+                            roughness=(0.60, 1.00)),
+    'flake':           dict(sphericity=(0.20, 0.40), aspect=(3.00, 8.00), satellites=(0.00, 0.00),
+                            roughness=(0.10, 0.30)),
+    'milled':          dict(sphericity=(0.50, 0.72), aspect=(1.30, 2.00), satellites=(0.00, 0.00),
+                            roughness=(0.40, 0.80))}
 MATERIAL_ROUTES = {  # material: {route: probability}
-    'Al alloy': {'gas atomised': .7, 'flake': .1, 'water atomised': .2}, 'Ti-6Al-4V': {'gas atomised': .5, 'plasma atomised': .5},
+    'Al alloy': {'gas atomised': .7, 'flake': .1, 'water atomised': .2},
+                   'Ti-6Al-4V': {'gas atomised': .5, 'plasma atomised': .5},
     'Fe': {'water atomised': .6, 'gas atomised': .4}, '316L': {'gas atomised': 1.},
     'Cu': {'gas atomised': .37, 'water atomised': .27, 'electrolytic': .26, 'flake': .10},
     'CuCrZr': {'gas atomised': 1.}, 'Ni': {'gas atomised': .7, 'plasma atomised': .3},
@@ -103,9 +113,11 @@ class Powder:
 
     def __post_init__(self):
         bad = [f'{k}={v!r}' for k, v, ok in [
-            ('material', self.material, self.material in MATERIALS), ('route', self.route, self.route in ROUTES),
+            ('material', self.material, self.material in MATERIALS),
+                                             ('route', self.route, self.route in ROUTES),
             ('d50_um', self.d50_um, self.d50_um > 0), ('sigma', self.sigma, 0 < self.sigma < 1.5),
-            ('sphericity', self.sphericity, 0 < self.sphericity <= 1), ('aspect', self.aspect, self.aspect >= 1),
+            ('sphericity', self.sphericity, 0 < self.sphericity <= 1),
+                                             ('aspect', self.aspect, self.aspect >= 1),
             ('satellites', self.satellites, 0 <= self.satellites <= 1), ('roughness', self.roughness, 0 <= self.roughness <= 1)] if not ok]
         if bad: raise SynthError(f'powder {self.name!r}: impossible {", ".join(bad)}')
 
@@ -123,8 +135,10 @@ class Powder:
         return dict(asdict(self), density=self.density, d10_um=self.d10_um, d90_um=self.d90_um)
 
 # %% ../nbs/02_synthetic.ipynb #213bc91d
-_ROUTE_CODES = {'gas atomised': 'GA', 'plasma atomised': 'PA', 'water atomised': 'WA', 'electrolytic': 'EL', 'flake': 'FL', 'milled': 'ML'}
-_MATERIAL_CODES = {'Al alloy': 'Al', 'Ti-6Al-4V': 'Ti64', 'Fe': 'Fe', '316L': '316L', 'Cu': 'Cu', 'CuCrZr': 'CuCrZr', 'Ni': 'Ni', 'Bronze': 'Bronze', 'Cr': 'Cr'}
+_ROUTE_CODES = {'gas atomised': 'GA', 'plasma atomised': 'PA', 'water atomised': 'WA', 'electrolytic': 'EL',
+                'flake': 'FL', 'milled': 'ML'}
+_MATERIAL_CODES = {'Al alloy': 'Al', 'Ti-6Al-4V': 'Ti64', 'Fe': 'Fe', '316L': '316L', 'Cu': 'Cu',
+                   'CuCrZr': 'CuCrZr', 'Ni': 'Ni', 'Bronze': 'Bronze', 'Cr': 'Cr'}
 
 def _pick(rng, weights: dict):
     keys = list(weights); p = np.array([weights[k] for k in keys], float)
@@ -150,19 +164,24 @@ class LabelModel:
     rho_ref: float = 8.0      # g/cm3: density at which a smooth d_ref powder has Bo = 1
     d_ref_um: float = 20.0    # um: diameter at which a smooth rho_ref powder has Bo = 1
     k_rough: float = 0.5      # roughness raises cohesion by (1 + k_rough * roughness)
-    hr0: float = -0.06        # HR = 1 + hr0 + hr_bo log10(1+Bo) + hr_shape (1-sph)^2 + hr_aspect ln(aspect) + hr_sat sat + hr_sigma (sigma-0.25)
+    # HR = 1 + hr0 + hr_bo log10(1+Bo) + hr_shape (1-sph)^2 + hr_aspect ln(aspect) + hr_sat sat + hr_sigma
+    # (sigma-0.25)
+    hr0: float = -0.06
     hr_bo: float = 0.08
     hr_shape: float = 1.0
     hr_aspect: float = 0.25
     hr_sat: float = 0.10
     hr_sigma: float = 0.70
-    aor0: float = 16.5        # AOR = aor0 + aor_bo log10(1+Bo) + aor_shape (1-sph) + aor_aspect ln(aspect) + aor_sat sat + aor_rough rough (deg)
+    # AOR = aor0 + aor_bo log10(1+Bo) + aor_shape (1-sph) + aor_aspect ln(aspect) + aor_sat sat + aor_rough
+    # rough (deg)
+    aor0: float = 16.5
     aor_bo: float = 9.0
     aor_shape: float = 30.0
     aor_aspect: float = 3.0
     aor_sat: float = 8.0
     aor_rough: float = 16.0
-    aor_crit: float = 32.0    # latent flowability = (aor_crit - AOR)/aor_width + (hr_crit - HR)/hr_width + N(0, flow_noise)
+    # latent flowability = (aor_crit - AOR)/aor_width + (hr_crit - HR)/hr_width + N(0, flow_noise)
+    aor_crit: float = 32.0
     aor_width: float = 2.0
     hr_crit: float = 1.20
     hr_width: float = 0.04
@@ -196,7 +215,8 @@ def true_labels(
     phi = m.phi_tap * p.sphericity ** 0.4
     rho_bulk = p.density * 1000 * phi / hr                                      # kg/m3
     w = m.beverloo_c * rho_bulk * math.sqrt(9.81) * max(m.orifice_mm * 1e-3 - m.beverloo_k * p.d50_um * 1e-6, 1e-4) ** 2.5  # kg/s
-    return dict(AOR=aor, HR=hr, bulk_density=rho_bulk / 1000, bond=bond_number(p, m), hall_s=0.05 / w * (1 + m.t_bo * bond_number(p, m)))
+    return dict(AOR=aor, HR=hr, bulk_density=rho_bulk / 1000, bond=bond_number(p, m),
+                hall_s=0.05 / w * (1 + m.t_bo * bond_number(p, m)))
 
 def measure(
     p: Powder, # a powder
@@ -210,12 +230,14 @@ def measure(
     hr = max(t['HR'] + rng.normal(0, m.noise_hr), 1.0)  # tapped density is never below bulk density
     aor = t['AOR'] + rng.normal(0, m.noise_aor)
     hall = t['hall_s'] * math.exp(rng.normal(0, m.noise_hall))
-    return dict(AOR=round(aor, 2), HR=round(hr, 4), CI=float(carr_index(round(hr, 4))), Hall_time=round(hall, 2) if flowable else np.nan,
+    return dict(AOR=round(aor, 2), HR=round(hr, 4), CI=float(carr_index(round(hr, 4))),
+                Hall_time=round(hall, 2) if flowable else np.nan,
                 flowable=flowable, bond=t['bond'], bulk_density=t['bulk_density'])
 
 # %% ../nbs/02_synthetic.ipynb #e92fe3c6
 MAGNIFICATIONS = (500, 1000, 1500)
-_OTHER_MAGS = ((400, 700, 1000), (500, 700, 1000), (600, 1000, 1500), (500, 1000, 1500, 2000), (500, 3000, 5000, 8000), (500, 1000, 1500, 3000, 4000))
+_OTHER_MAGS = ((400, 700, 1000), (500, 700, 1000), (600, 1000, 1500), (500, 1000, 1500, 2000),
+               (500, 3000, 5000, 8000), (500, 1000, 1500, 3000, 4000))
 
 def _magnifications(rng):
     return MAGNIFICATIONS if rng.random() < 0.8 else _OTHER_MAGS[rng.integers(len(_OTHER_MAGS))]
@@ -245,10 +267,14 @@ def plot_labels(
     "Figure: distributions of AOR, HR and Hall time, simulated beside real, and AOR against HR by class"
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 4, figsize=(17, 3.6))
-    for ax, col, bins in zip(axs, ['AOR', 'HR', 'Hall_time'], [np.linspace(15, 62, 20), np.linspace(1, 2.4, 22), np.geomspace(8, 250, 18)]):
+    for ax, col, bins in zip(axs, ['AOR', 'HR', 'Hall_time'],
+                             [np.linspace(15, 62, 20), np.linspace(1, 2.4, 22), np.geomspace(8, 250, 18)]):
         ax.hist(real[col].dropna(), bins, alpha=.55, label=f'real (n={real[col].notna().sum()})', color='C0')
-        ax.hist(powders[col].dropna(), bins, alpha=.55, label=f'simulated (n={powders[col].notna().sum()})', color='C1')
-        ax.set_xlabel({'AOR': 'angle of repose (deg)', 'HR': 'Hausner ratio', 'Hall_time': 'Hall flow time (s/50 g), flowable only'}[col])
+        ax.hist(powders[col].dropna(), bins, alpha=.55,
+                label=f'simulated (n={powders[col].notna().sum()})', color='C1')
+        ax.set_xlabel({'AOR': 'angle of repose (deg)', 'HR': 'Hausner ratio', 'Hall_time': 'Hall flow time '
+                                                                                           '(s/50 g), '
+                                                                                           'flowable only'}[col])
         if col == 'Hall_time': ax.set_xscale('log')
         ax.legend(fontsize=8)
     ax = axs[3]
@@ -265,7 +291,8 @@ def label_summary(
 ):
     "The facts DESIGN.md gives for the real powders, computed for `df`"
     fl = df.Hall_time.notna()
-    return pd.Series({'powders': len(df), 'flowable': int(fl.sum()), 'AOR min': df.AOR.min(), 'AOR max': df.AOR.max(),
+    return pd.Series({'powders': len(df), 'flowable': int(fl.sum()), 'AOR min': df.AOR.min(),
+                      'AOR max': df.AOR.max(),
         'AOR mean': df.AOR.mean(), 'AOR sd': df.AOR.std(), 'HR min': df.HR.min(), 'HR max': df.HR.max(),
         'Hall min': df.Hall_time.min(), 'Hall median': df.Hall_time.median(), 'Hall max': df.Hall_time.max(),
         'flowable AOR max': df.AOR[fl].max(), 'flowable HR max': df.HR[fl].max(),
@@ -280,11 +307,15 @@ def label_variance_shares(
     rows = [Powder(**{f.name: r[f.name] for f in fields(Powder)}) for _, r in powders.iterrows()]
     labels = lambda ps: pd.DataFrame([true_labels(p, model) for p in ps]).assign(hall_s=lambda d: np.log(d.hall_s))[['AOR', 'HR', 'hall_s']]
     base, out = labels(rows), {}
-    med = {k: float(np.median([getattr(p, k) for p in rows])) for k in ('d50_um', 'sigma', 'sphericity', 'aspect', 'satellites', 'roughness')}
+    med = {k: float(np.median([getattr(p, k) for p in rows])) for k in ('d50_um', 'sigma', 'sphericity',
+                                                                        'aspect', 'satellites', 'roughness')}
     dens = float(np.median([p.density for p in rows]))
-    for name, change in [('size (D50)', dict(d50_um=med['d50_um'])), ('size spread (sigma)', dict(sigma=med['sigma'])),
-                         ('sphericity', dict(sphericity=med['sphericity'])), ('aspect', dict(aspect=med['aspect'])),
-                         ('satellites', dict(satellites=med['satellites'])), ('roughness', dict(roughness=med['roughness']))]:
+    for name, change in [('size (D50)', dict(d50_um=med['d50_um'])),
+                         ('size spread (sigma)', dict(sigma=med['sigma'])),
+                         ('sphericity', dict(sphericity=med['sphericity'])),
+                         ('aspect', dict(aspect=med['aspect'])),
+                         ('satellites', dict(satellites=med['satellites'])),
+                         ('roughness', dict(roughness=med['roughness']))]:
         out[name] = (base - labels([replace(p, **change) for p in rows])).var() / base.var()
     held = [Powder(**(asdict(p) | dict(material=min(MATERIALS, key=lambda m: abs(MATERIALS[m][0] - dens))))) for p in rows]
     out['density'] = (base - labels(held)).var() / base.var()
@@ -294,7 +325,8 @@ def label_variance_shares(
 
 # %% ../nbs/02_synthetic.ipynb #edf38706
 FRAME_PX = 1024  # width in pixels of the full micrograph that the magnification refers to
-ROUGHNESS_SCALE_UM, ROUGHNESS_HEIGHT_UM = 0.4, 0.5  # lateral size and height of surface asperities at roughness 1
+# lateral size and height of surface asperities at roughness 1
+ROUGHNESS_SCALE_UM, ROUGHNESS_HEIGHT_UM = 0.4, 0.5
 
 def tile_pixel_size_um(
     magnification, # SEM magnification
@@ -323,7 +355,8 @@ def _box(cy, cx, ext, size):
 def _particle(Z, mask, cy, cx, r, p, rng, labels=None, pid=0):
     "Draw one particle (and its satellites) into the height map `Z`, the particle mask and (where on top) its id into `labels`"
     size, n_sat = Z.shape[0], 0
-    ext = int(r * math.sqrt(p.aspect) * (3.0 if p.route == 'milled' else 2.1)) + 2  # milled outlines reach 2.9 r
+    # milled outlines reach 2.9 r
+    ext = int(r * math.sqrt(p.aspect) * (3.0 if p.route == 'milled' else 2.1)) + 2
     y0, y1, x0, x1 = _box(cy, cx, ext, size)
     if y0 >= y1 or x0 >= x1: return 0
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
@@ -335,10 +368,12 @@ def _particle(Z, mask, cy, cx, r, p, rng, labels=None, pid=0):
     inside = rho < edge
     if not inside.any(): return 0
     dome = np.sqrt(np.clip(1 - (rho / edge) ** 2, 0, 1))
-    if p.route == 'flake': h = r * (0.1 + 0.1 * dome) + rng.normal(0, 0.25) * dx + rng.normal(0, 0.25) * dy  # a tilted plate
+    # a tilted plate
+    if p.route == 'flake': h = r * (0.1 + 0.1 * dome) + rng.normal(0, 0.25) * dx + rng.normal(0, 0.25) * dy
     else: h = r * dome
     z = np.where(inside, rng.uniform(0, 0.4) * r + h, 0).astype(np.float32)
-    if labels is not None: labels[y0:y1, x0:x1][inside & (z > Z[y0:y1, x0:x1])] = pid   # the particle on top owns the pixel
+    # the particle on top owns the pixel
+    if labels is not None: labels[y0:y1, x0:x1][inside & (z > Z[y0:y1, x0:x1])] = pid
     np.maximum(Z[y0:y1, x0:x1], z, out=Z[y0:y1, x0:x1]); mask[y0:y1, x0:x1] |= inside
     for _ in range(rng.poisson(6 * p.satellites) if r > 4 else 0):  # satellites on the rim
         a, rs = rng.uniform(0, 2 * np.pi), r * rng.uniform(0.08, 0.2)
@@ -348,7 +383,8 @@ def _particle(Z, mask, cy, cx, r, p, rng, labels=None, pid=0):
         yy, xx = np.mgrid[sy0:sy1, sx0:sx1].astype(np.float32)
         q = 1 - ((yy - sy) ** 2 + (xx - sx) ** 2) / rs ** 2
         zs = np.where(q > 0, 0.5 * r + rs * np.sqrt(np.clip(q, 0, 1)), 0).astype(np.float32)
-        if labels is not None:   # a satellite is part of its particle (as annotators outline them); counted apart
+        # a satellite is part of its particle (as annotators outline them); counted apart
+        if labels is not None:
             on_top = (q > 0) & (zs > Z[sy0:sy1, sx0:sx1])
             labels[sy0:sy1, sx0:sx1][on_top] = pid; n_sat += bool(on_top.any())
         np.maximum(Z[sy0:sy1, sx0:sx1], zs, out=Z[sy0:sy1, sx0:sx1]); mask[sy0:sy1, sx0:sx1] |= q > 0
@@ -385,7 +421,8 @@ def render_tile(
     for n, d in enumerate(chosen):
         if d < 1.5: continue
         best = (np.inf, None)
-        for _ in range(tries):   # a powder dispersed on a stub: particles touch and overlap a little, they do not interpenetrate
+        # a powder dispersed on a stub: particles touch and overlap a little, they do not interpenetrate
+        for _ in range(tries):
             yx = rng.uniform(-d / 2, size + d / 2, 2)
             depth = (d + placed[:n, 2]) / 2 - np.hypot(*(placed[:n, :2] - yx).T)
             worst = (depth / np.minimum(d, placed[:n, 2]).clip(1e-9)).max(initial=0)
@@ -401,12 +438,14 @@ def render_tile(
     gy, gx = np.gradient(Z)
     se_yield = MATERIALS[p.material][1] * np.minimum(np.sqrt(1 + gx ** 2 + gy ** 2), 6) * (1 + 0.15 * np.tanh(gx))
     substrate = 0.22 + 0.03 * cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), 2)
-    signal = cv2.GaussianBlur(np.where(mask, se_yield, substrate).astype(np.float32), (0, 0), rng.uniform(0.6, 1.0))
+    signal = cv2.GaussianBlur(np.where(mask, se_yield, substrate).astype(np.float32), (0, 0),
+                              rng.uniform(0.6, 1.0))
     electrons = rng.poisson(signal * rng.uniform(15, 60)) + rng.normal(0, 2, signal.shape)
     img = np.clip(rng.uniform(1500, 20000) + rng.uniform(30, 150) * electrons, 0, 65535).astype(np.uint16)
     meta = dict(magnification=int(magnification), pixel_size_um=px, powder=p.name)
     if not instances: return img, mask, meta
-    present = np.unique(labels)[1:]   # particles hidden by others, or outside the tile, are dropped; ids stay as drawn
+    # particles hidden by others, or outside the tile, are dropped; ids stay as drawn
+    present = np.unique(labels)[1:]
     return img, labels, meta | dict(satellites={int(i): satellites[int(i)] for i in present})
 
 # %% ../nbs/02_synthetic.ipynb #d231397d
@@ -420,7 +459,8 @@ def gallery(
     import matplotlib.pyplot as plt
     from powderflow.conversion import convert
     routes = [r for r in ROUTES if (powders.route == r).any()]
-    fig, axs = plt.subplots(len(mags), len(routes), figsize=(2.6 * len(routes), 2.9 * len(mags)), squeeze=False)
+    fig, axs = plt.subplots(len(mags), len(routes),
+                            figsize=(2.6 * len(routes), 2.9 * len(mags)), squeeze=False)
     rng = np.random.default_rng(seed)
     for j, route in enumerate(routes):
         row = powders[powders.route == route].iloc[0]
@@ -431,7 +471,8 @@ def gallery(
                 if 0.15 < mask.mean() < 0.9: break
             ax = axs[i, j]; ax.imshow(convert(img, 'PC'), cmap='gray', vmin=0, vmax=255); ax.set_xticks([]); ax.set_yticks([])
             bar_um = max(b for b in (0.5, 1, 2, 5, 10, 20, 50, 100, 200) if b <= size * tile_pixel_size_um(mag) / 3)
-            ax.plot([size * 0.05, size * 0.05 + bar_um / tile_pixel_size_um(mag)], [size * 0.93] * 2, color='yellow', lw=3)
+            ax.plot([size * 0.05, size * 0.05 + bar_um / tile_pixel_size_um(mag)], [size * 0.93] * 2,
+                    color='yellow', lw=3)
             ax.text(size * 0.05, size * 0.88, f'{bar_um:g} um', color='yellow', fontsize=8)
             if i == 0:
                 hall = 'no flow' if np.isnan(row.Hall_time) else f'Hall {row.Hall_time:.0f} s'
@@ -441,12 +482,15 @@ def gallery(
     return fig
 
 # %% ../nbs/02_synthetic.ipynb #56caf3bf
-PROFILES = {  # profile: powders (None: all), magnifications per powder (None: all of its own), tiles per magnification, tile side
+# profile: powders (None: all), magnifications per powder (None: all of its own), tiles per magnification,
+# tile side
+PROFILES = {
     'tiny':  dict(n_powders=8, max_mags=3, tiles_per_mag=2, size=128),
     'quick': dict(n_powders=None, max_mags=None, tiles_per_mag=8, size=256),
     'full':  dict(n_powders=None, max_mags=None, tiles_per_mag=120, size=512),
 }
-GENERATOR_VERSION = 3  # bump when the simulator's output changes for the same parameters (2: particles placed with limited overlap;
+# bump when the simulator's output changes for the same parameters (2: particles placed with limited overlap;
+GENERATOR_VERSION = 3
                        # 3: the records' Hall time column is Hall_time, the seed's Flow_rate only in the seed format)
 
 def mag_label(
@@ -462,14 +506,18 @@ def profile_params(
     "The generation parameters of `profile`, with `overrides` applied and checked"
     profile_settings(PROFILES, profile, SynthError)
     unknown = set(overrides) - set(PROFILES[profile])
-    if unknown: raise SynthError(f'unknown parameter(s) {", ".join(sorted(unknown))}; known: {", ".join(PROFILES[profile])}')
+    if unknown: raise SynthError(f'unknown parameter(s) {", ".join(sorted(unknown))}; known: '
+                                 f'{", ".join(PROFILES[profile])}')
     prm = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
-    for k, lo, optional in [('tiles_per_mag', 1, False), ('size', 8, False), ('n_powders', 2, True), ('max_mags', 1, True)]:
+    for k, lo, optional in [('tiles_per_mag', 1, False), ('size', 8, False), ('n_powders', 2, True),
+                            ('max_mags', 1, True)]:
         v = prm[k]
         if v is None and optional: continue
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
-            raise SynthError(f'{k} must be a whole number of at least {lo}{" (or None)" if optional else ""}, not {v!r}')
-    if prm['n_powders'] is not None and prm['n_powders'] > 38: raise SynthError(f'n_powders must be at most 38, not {prm["n_powders"]}')
+            raise SynthError(f'{k} must be a whole number of at least '
+                             f'{lo}{" (or None)" if optional else ""}, not {v!r}')
+    if prm['n_powders'] is not None and prm['n_powders'] > 38: raise SynthError('n_powders must be at most '
+                                                                                f'38, not {prm["n_powders"]}')
     return prm
 
 def select_powders(
@@ -492,7 +540,8 @@ def tile_jobs(
         mags = [int(m) for m in row.magnifications.split()][:prm['max_mags']]
         for mag in mags:
             for k in range(prm['tiles_per_mag']):
-                jobs.append((row.to_dict(), mag, k, f'tiles/{row["name"]}/{mag}x/tile_{k:03d}.tiff', [seed, int(i), mag, k]))
+                jobs.append((row.to_dict(), mag, k, f'tiles/{row["name"]}/{mag}x/tile_{k:03d}.tiff',
+                             [seed, int(i), mag, k]))
     return jobs
 
 # %% ../nbs/02_synthetic.ipynb #5455d2a0
@@ -506,14 +555,16 @@ def _render_job(job, out=None, size=256):
         img, _, meta = render_tile(p, mag, size, np.random.default_rng(tile_seed))
         path.parent.mkdir(parents=True, exist_ok=True)
         write_tile(path, img, **meta, tile_id=k)
-    return dict(image_path=rel, powder_name=row['name'], magnification=mag, tile_id=k, pixel_size_um=tile_pixel_size_um(mag),
+    return dict(image_path=rel, powder_name=row['name'], magnification=mag, tile_id=k,
+                pixel_size_um=tile_pixel_size_um(mag),
                 **{c: row[c] for c in ('AOR', 'HR', 'CI', 'Hall_time', 'flowable')})
 
 _OUTPUTS = ('tiles', 'seed', 'records.csv', 'powders.csv')  # what `synthesize` writes besides its manifest
 
 def _read_manifest(path):
     try: m = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise FileExistsError(f'{path}: not a readable manifest ({e})') from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise FileExistsError(f'{path}: not a readable '
+                                                                                  f'manifest ({e})') from None
     return m if isinstance(m, dict) and m.get('generator') == 'powderflow.synthetic' else None
 
 def _check_manifest(out, manifest, overwrite):
@@ -523,10 +574,12 @@ def _check_manifest(out, manifest, overwrite):
     if path.exists() and old is None:
         raise FileExistsError(f'{path}: not a powderflow.synthetic manifest; choose another folder')
     if old is None and any(p.name != '.write-test' for p in out.iterdir()):
-        raise FileExistsError(f'{out}: holds other files and no data set of the simulator; choose an empty or new folder')
+        raise FileExistsError(f'{out}: holds other files and no data set of the simulator; choose an empty '
+                              'or new folder')
     if old is not None and old.get('fingerprint') != manifest['fingerprint']:
         if not overwrite:
-            raise FileExistsError(f'{out}: holds a different data set (profile {old.get("profile")}, seed {old.get("seed")}, '
+            raise FileExistsError(f'{out}: holds a different data set (profile {old.get("profile")}, seed '
+                                  f'{old.get("seed")}, '
                                   f'{old.get("params")}); use another folder or overwrite=True')
         import shutil  # a different data set of ours: remove all of it before anything new is written
         for name in _OUTPUTS:
@@ -547,15 +600,18 @@ def synthesize(
 )->Path:
     "Write the simulated benchmark to `out`; returns the path of its records CSV"
     prm = profile_params(profile, **overrides)
-    if not isinstance(seed, (int, np.integer)) or seed < 0: raise SynthError(f'seed must be a non-negative integer, not {seed!r}')
+    if not isinstance(seed, (int, np.integer)) or seed < 0: raise SynthError('seed must be a non-negative '
+                                                                             f'integer, not {seed!r}')
     out = check_writable(out)
-    manifest = dict(generator='powderflow.synthetic', version=GENERATOR_VERSION, profile=profile, seed=seed, params=prm)
+    manifest = dict(generator='powderflow.synthetic', version=GENERATOR_VERSION, profile=profile,
+                    seed=seed, params=prm)
     manifest['fingerprint'] = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     _check_manifest(out, manifest, overwrite)
     powders = select_powders(default_powders(seed), prm['n_powders'])
     jobs = tile_jobs(powders, prm, seed)
     started = time.time()
-    records = pd.DataFrame(parallel_map(_render_job, jobs, n_workers, progress, out=str(out), size=prm['size']))
+    records = pd.DataFrame(parallel_map(_render_job, jobs, n_workers, progress, out=str(out),
+                                        size=prm['size']))
     with atomic_write(out/'powders.csv', 'w') as f: powders.to_csv(f, index=False)
     with atomic_write(out/'records.csv', 'w') as f: records.to_csv(f, index=False)
     remove_stale_temporaries(out, started)
@@ -586,8 +642,10 @@ def write_seed_format(
             parts = [r.powder_name, m, mag_label(r.magnification), seed_row_col(r.tile_id)]
             targets[out/'seed'/Path(*parts)] = m
             rows.append(dict(image_path='{DATASET_ROOT}/' + '\\'.join(parts), magnification=r.magnification,
-                             magnification_scaled=(math.log(r.magnification) - 6.681) / 0.5561, powder_name=r.powder_name,
-                             convert_method=m, AOR=r.AOR, HR=r.HR, CI=r.CI, Flow_rate=r.Hall_time))   # the seed's name
+                             magnification_scaled=(math.log(r.magnification) - 6.681) / 0.5561,
+                             powder_name=r.powder_name,
+                             # the seed's name
+                             convert_method=m, AOR=r.AOR, HR=r.HR, CI=r.CI, Flow_rate=r.Hall_time))
         jobs.append((str(out/r.image_path), targets))
     status = [s for st in parallel_map(convert_job, jobs, n_workers, progress) for s in st]
     bad = [s for s in status if s.startswith('error')]
@@ -605,6 +663,7 @@ def study_data(
 )->Path:
     "The data folder a study notebook works on: your records as they are, else the simulated benchmark (generated if missing)"
     data = Path(data_dir) if data_dir else Path(run_dir)/f'data-{profile}-seed{seed}'
-    if (data/'records.csv').exists() and not (data/'manifest.json').exists(): return data   # not ours: the user's records
+    # not ours: the user's records
+    if (data/'records.csv').exists() and not (data/'manifest.json').exists(): return data
     synthesize(data, profile, seed=seed, progress=progress)
     return data

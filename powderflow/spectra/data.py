@@ -30,10 +30,14 @@ def read_spectra_records(
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such records file')
     df = pd.read_csv(path, dtype={'specimen': str})
     missing = [c for c in SPECTRA_COLUMNS if c != 'target' and c not in df.columns] + ([target] if target not in df.columns else [])
-    if missing: raise SpectraError(f'{path}: no column {", ".join(map(repr, missing))} (a spectra record has {", ".join(SPECTRA_COLUMNS[:3])} and the target)')
+    if missing: raise SpectraError(f'{path}: no column {", ".join(map(repr, missing))} (a spectra record has '
+                                   f'{", ".join(SPECTRA_COLUMNS[:3])} and the target)')
     y = pd.to_numeric(df[target], errors='coerce')
-    if (bad := ~np.isfinite(y.to_numpy(float))).any(): raise SpectraError(f'{path}: column {target!r} is not a finite number in line(s) {csv_rows(bad)}')
-    if (bad := df.specimen.isna().to_numpy()).any(): raise SpectraError(f'{path}: column specimen is empty in line(s) {csv_rows(bad)}')
+    if (bad := ~np.isfinite(y.to_numpy(float))).any(): raise SpectraError(f'{path}: column {target!r} is not '
+                                                                          'a finite number in line(s) '
+                                                                          f'{csv_rows(bad)}')
+    if (bad := df.specimen.isna().to_numpy()).any(): raise SpectraError(f'{path}: column specimen is empty '
+                                                                        f'in line(s) {csv_rows(bad)}')
     df = df.assign(target=y.astype(float))   # the column to predict, under one name
     for c in ('image_path', 'spectra_path'):
         df[c] = [str(p if Path(p).is_absolute() else path.parent/p) for p in df[c].astype(str)]
@@ -55,19 +59,24 @@ def split_by_specimen(
     for name, ids in (('train', train), ('test', test)):
         if not ids: raise SpectraError(f'the {name} split names no specimen')
         if gone := [s for s in ids if s not in have]:
-            raise SpectraError(f'specimen {", ".join(map(repr, gone))} of the {name} split is not in the records (specimens: {", ".join(have)})')
-    if both := sorted(set(train) & set(test)): raise SpectraError(f'specimen {", ".join(map(repr, both))} is in both the train and the test split')
+            raise SpectraError(f'specimen {", ".join(map(repr, gone))} of the {name} split is not in the '
+                               f'records (specimens: {", ".join(have)})')
+    if both := sorted(set(train) & set(test)): raise SpectraError(f'specimen {", ".join(map(repr, both))} is '
+                                                                  'in both the train and the test split')
     spec = df.specimen.astype(str).to_numpy()
     split = np.where(np.isin(spec, train), 'train', np.where(np.isin(spec, test), 'test', 'unused')).astype(object)
     tr = np.flatnonzero(split == 'train')
-    if groups is not None:   # whole groups: records that share a label (a time point) are never split between train and valid
+    # whole groups: records that share a label (a time point) are never split between train and valid
+    if groups is not None:
         g = np.asarray(groups).astype(str)[tr]; names = np.unique(g)
         n_valid = max(1, int(round(valid_pct * len(names))))
-        if n_valid >= len(names): raise SpectraError(f'specimen(s) {", ".join(train)}: {len(names)} groups, too few to hold out {n_valid} for validation')
+        if n_valid >= len(names): raise SpectraError(f'specimen(s) {", ".join(train)}: {len(names)} groups, '
+                                                     f'too few to hold out {n_valid} for validation')
         split[tr[np.isin(g, np.random.default_rng(seed).choice(names, n_valid, replace=False))]] = 'valid'
         return split
     n_valid = max(2, int(round(valid_pct * len(tr))))
-    if n_valid >= len(tr): raise SpectraError(f'specimen(s) {", ".join(train)}: {len(tr)} spots, too few to hold out {n_valid} for validation')
+    if n_valid >= len(tr): raise SpectraError(f'specimen(s) {", ".join(train)}: {len(tr)} spots, too few to '
+                                              f'hold out {n_valid} for validation')
     split[np.random.default_rng(seed).choice(tr, n_valid, replace=False)] = 'valid'
     return split
 
@@ -82,11 +91,15 @@ def load_images(
     for i, (k, p) in enumerate(zip(df.index, df.image_path)):
         try:
             with PILImage.open(p) as im:
-                if im.mode.startswith('I'):   # a 16-bit (or 32-bit integer) grey PNG: full scale to 8 bits, as the 'Fixed' pipeline does
+                # a 16-bit (or 32-bit integer) grey PNG: full scale to 8 bits, as the 'Fixed' pipeline does
+                if im.mode.startswith('I'):
                     a = np.asarray(im, np.float64)
                     im = PILImage.fromarray(np.clip(a / (257 if a.max() > 255 else 1), 0, 255).round().astype(np.uint8))
                 out[i] = np.asarray(im.convert('RGB').resize((size, size), PILImage.BILINEAR)).transpose(2, 0, 1)
-        except (OSError, ValueError, UnidentifiedImageError) as e: raise SpectraError(f'{p} (line {k + 2} of the records): cannot read the image ({type(e).__name__}: {e})') from None
+        except (OSError, ValueError, UnidentifiedImageError) as e: raise SpectraError(f'{p} (line {k + 2} of '
+                                                                                      'the records): cannot '
+                                                                                      'read the image '
+                                                                                      f'({type(e).__name__}: {e})') from None
     return out
 
 def load_spectra(
@@ -98,8 +111,10 @@ def load_spectra(
     for i, (k, p) in enumerate(zip(df.index, df.spectra_path)):
         where = f'{p} (line {k + 2} of the records)'   # the CSV's line: a header, then 1-based rows
         try: a = np.load(p, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as e: raise SpectraError(f'{where}: cannot read the spectra ({type(e).__name__}: {e})') from None
-        if a.shape != tuple(shape): raise SpectraError(f'{where}: spectra of shape {a.shape}, expected {tuple(shape)} (spectra x points)')
+        except (OSError, ValueError, EOFError) as e: raise SpectraError(f'{where}: cannot read the spectra '
+                                                                        f'({type(e).__name__}: {e})') from None
+        if a.shape != tuple(shape): raise SpectraError(f'{where}: spectra of shape {a.shape}, expected '
+                                                       f'{tuple(shape)} (spectra x points)')
         if not np.isfinite(a).all():
             bad = np.flatnonzero(~np.isfinite(a).all(1))
             raise SpectraError(f'{where}: NaN or infinite values in spectrum {", ".join(map(str, bad[:5]))}' + (' ...' if len(bad) > 5 else ''))
@@ -124,7 +139,8 @@ class SpectraAugment:
         if self.train:
             B, r, c = len(x), *self.grid
             g = s.reshape(B, r, c, -1)
-            for img_dim, grid_dim in ((-1, 2), (-2, 1)):   # horizontal: image columns and grid columns; vertical: rows
+            # horizontal: image columns and grid columns; vertical: rows
+            for img_dim, grid_dim in ((-1, 2), (-2, 1)):
                 f = torch.rand(B, device=x.device) < 0.5
                 x = torch.where(f[:, None, None, None], x.flip(img_dim), x)
                 g = torch.where(f[:, None, None, None], g.flip(grid_dim), g)
@@ -143,6 +159,7 @@ def spectra_dataloaders(
     "fastai DataLoaders of (image, spectra) -> target over the training and validation records"
     device, targets = default_device(device), np.asarray(targets, np.float32)
     def loader(idx, train):
-        return DataLoader(SpectraDataset(images, spectra, targets, idx), bs=bs, shuffle=train, drop_last=train and len(idx) > bs,
+        return DataLoader(SpectraDataset(images, spectra, targets, idx), bs=bs, shuffle=train,
+                          drop_last=train and len(idx) > bs,
                           device=device, pin_memory=device.type == 'cuda', after_batch=SpectraAugment(train))
     return split_dataloaders(split, loader, device, seed, SpectraError)

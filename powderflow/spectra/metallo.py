@@ -25,7 +25,8 @@ def image_spectra_indices(
     n, # the image's number, 1..32 (its file is n.png)
 )->np.ndarray:
     "Row-major indices into the time point's 768 spectra of the 24 that image `n` owns, rows i then columns j of its 6 x 4 block"
-    if not 1 <= int(n) <= IMAGES_PER_POINT: raise MetalloError(f'image number {n}: a time point has images 1 to {IMAGES_PER_POINT}')
+    if not 1 <= int(n) <= IMAGES_PER_POINT: raise MetalloError(f'image number {n}: a time point has images 1 '
+                                                               f'to {IMAGES_PER_POINT}')
     k = int(n) - 1
     per_band = GRID[1] // BLOCK[1]   # 8 images side by side in each band of 6 grid rows
     return np.array([(k // per_band) * BLOCK[0] * GRID[1] + (k % per_band) * BLOCK[1] + i * GRID[1] + j
@@ -43,7 +44,8 @@ def read_dos(
 )->dict:
     "{time point: value} from rows `time_point,value` (a header line or not, a UTF-8 byte-order mark or not)"
     path = Path(path)
-    if not path.is_file(): raise MetalloError(f'{path}: no such file (every slice folder has a dos-dictionary.csv)')
+    if not path.is_file(): raise MetalloError(f'{path}: no such file (every slice folder has a '
+                                              'dos-dictionary.csv)')
     try: df = pd.read_csv(path, header=None, dtype=str, encoding='utf-8-sig', skip_blank_lines=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise MetalloError(f'{path}: not a readable CSV ({type(e).__name__}: {str(e).strip()})') from None
@@ -52,7 +54,8 @@ def read_dos(
     df = df.iloc[first:]
     v = pd.to_numeric(df[1], errors='coerce')
     if (bad := ~np.isfinite(v.to_numpy(float))).any():
-        raise MetalloError(f'{path}: value is not a number in line(s) {", ".join(str(i + 1) for i in df.index[bad][:10])}')
+        raise MetalloError(f'{path}: value is not a number in line(s) '
+                           f'{", ".join(str(i + 1) for i in df.index[bad][:10])}')
     keys = [_key(t) for t in df[0]]
     if len(set(keys)) < len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})
@@ -69,20 +72,28 @@ def read_metallo(
     root = Path(root)
     if not root.is_dir(): raise MetalloError(f'{root}: no such folder')
     slices = sorted((d for d in root.iterdir() if d.is_dir() and not d.name.startswith('.')), key=_natural)
-    if not slices: raise MetalloError(f'{root}: no slice folders (expected ROOT/SLICE/dos-dictionary.csv and ROOT/SLICE/TIME_POINT/)')
+    if not slices: raise MetalloError(f'{root}: no slice folders (expected ROOT/SLICE/dos-dictionary.csv and '
+                                      'ROOT/SLICE/TIME_POINT/)')
     rows = []
     for s in slices:
         dos = read_dos(s/'dos-dictionary.csv')
         points = sorted((d for d in s.iterdir() if d.is_dir() and not d.name.startswith('.')), key=_natural)
         if not points: raise MetalloError(f'{s}: no time-point folders')
         for tp in points:
-            if _key(tp.name) not in dos: raise MetalloError(f'{s/"dos-dictionary.csv"}: no row for time point {tp.name!r} (folder {tp})')
+            if _key(tp.name) not in dos: raise MetalloError(f'{s/"dos-dictionary.csv"}: no row for time '
+                                                            f'point {tp.name!r} (folder {tp})')
             spectra = tp/'spectrum.npy' if (tp/'spectrum.npy').exists() else tp
-            if spectra == tp and not any(tp.glob('*.csv')): raise MetalloError(f'{tp/"spectrum.npy"}: missing (and no per-spectrum CSV files instead)')
+            if spectra == tp and not any(tp.glob('*.csv')): raise MetalloError(f'{tp/"spectrum.npy"}: '
+                                                                               'missing (and no per-spectrum '
+                                                                               'CSV files instead)')
             for n in range(1, IMAGES_PER_POINT + 1):
-                if not (tp/f'{n}.png').is_file(): raise MetalloError(f'{tp/f"{n}.png"}: missing (a time point holds 1.png ... {IMAGES_PER_POINT}.png)')
-                rows.append(dict(record_id=f'{s.name}/{tp.name}/{n}', specimen=s.name, time_point=tp.name, image=n,
-                                 image_path=str((tp/f'{n}.png').absolute()), spectra_path=str(spectra.absolute()), target=dos[_key(tp.name)]))
+                if not (tp/f'{n}.png').is_file(): raise MetalloError(f'{tp/f"{n}.png"}: missing (a time '
+                                                                     'point holds 1.png ... '
+                                                                     f'{IMAGES_PER_POINT}.png)')
+                rows.append(dict(record_id=f'{s.name}/{tp.name}/{n}', specimen=s.name,
+                                 time_point=tp.name, image=n,
+                                 image_path=str((tp/f'{n}.png').absolute()),
+                                 spectra_path=str(spectra.absolute()), target=dos[_key(tp.name)]))
     return pd.DataFrame(rows)
 
 def grid_spectra(
@@ -92,7 +103,8 @@ def grid_spectra(
     src = Path(src)
     if src.is_dir():
         files = sorted((f for f in src.glob('*.csv') if f.name != 'dos-dictionary.csv'), key=_natural)
-        if len(files) != GRID[0] * GRID[1]: raise MetalloError(f'{src}: {len(files)} per-spectrum CSV files; expected {GRID[0] * GRID[1]}')
+        if len(files) != GRID[0] * GRID[1]: raise MetalloError(f'{src}: {len(files)} per-spectrum CSV files; '
+                                                               f'expected {GRID[0] * GRID[1]}')
         a = np.empty((len(files), N_POINTS), np.float32)
         for i, f in enumerate(files):
             t = pd.read_csv(f)
@@ -101,9 +113,13 @@ def grid_spectra(
             a[i] = pd.to_numeric(y, errors='coerce').to_numpy(np.float32)
     else:
         try: a = np.load(src, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as e: raise MetalloError(f'{src}: cannot read the spectra ({type(e).__name__}: {e})') from None
-    if a.shape != (GRID[0] * GRID[1], N_POINTS): raise MetalloError(f'{src}: spectra of shape {a.shape}; expected ({GRID[0] * GRID[1]}, {N_POINTS})')
-    if not np.isfinite(a).all(): raise MetalloError(f'{src}: NaN or infinite values in spectrum {np.flatnonzero(~np.isfinite(a).all(1))[0]}')
+        except (OSError, ValueError, EOFError) as e: raise MetalloError(f'{src}: cannot read the spectra '
+                                                                        f'({type(e).__name__}: {e})') from None
+    if a.shape != (GRID[0] * GRID[1], N_POINTS): raise MetalloError(f'{src}: spectra of shape {a.shape}; '
+                                                                    f'expected ({GRID[0] * GRID[1]}, '
+                                                                    f'{N_POINTS})')
+    if not np.isfinite(a).all(): raise MetalloError(f'{src}: NaN or infinite values in spectrum '
+                                                    f'{np.flatnonzero(~np.isfinite(a).all(1))[0]}')
     return a.astype(np.float32, copy=False)
 
 def load_metallo_spectra(
@@ -132,7 +148,8 @@ def demo_metallo(
     for s in slices:
         (root/s).mkdir(parents=True, exist_ok=True)
         values = {t: round(float(rng.uniform(1, 10)), 3) for t in time_points}
-        (root/s/'dos-dictionary.csv').write_text('time_point,value\n' + ''.join(f'{t},{v}\n' for t, v in values.items()))
+        (root/s/'dos-dictionary.csv').write_text('time_point,value\n' + ''.join(f'{t},{v}\n' for t,
+                                                                                v in values.items()))
         for t, v in values.items():
             d = root/s/t; d.mkdir(exist_ok=True)
             grid = np.arange(GRID[0] * GRID[1], dtype=np.float32)[:, None] + v * np.exp(-((x - 800) / 40) ** 2)[None]

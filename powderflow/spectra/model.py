@@ -18,7 +18,8 @@ __all__ = ['IMAGE_MEAN', 'IMAGE_STD', 'RegressionHead', 'SpectraCNN', 'GridSpect
            'spectra_splitter']
 
 # %% ../../nbs/09d_spectra_model.ipynb #7368e150
-IMAGE_MEAN, IMAGE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)   # ImageNet's, as timm's backbones expect
+# ImageNet's, as timm's backbones expect
+IMAGE_MEAN, IMAGE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 class RegressionHead(nn.Sequential):
     "The head both models share: features -> hidden -> one standardised value"
@@ -27,27 +28,35 @@ class RegressionHead(nn.Sequential):
         hidden=128, # hidden width
         dropout=0.1, # dropout
     ):
-        super().__init__(nn.LayerNorm(n_in), nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        super().__init__(nn.LayerNorm(n_in), nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, 1))
 
 class SpectraCNN(nn.Sequential):
     "Simple fusion's spectra encoder: the 24 spectra as input channels of a strided 1D CNN, pooled"
     def __init__(self, n_spectra=24, width=32, n_out=128):
         ch = [n_spectra, width, 2 * width, n_out]
-        layers = [m for a, b in zip(ch, ch[1:]) for m in (nn.Conv1d(a, b, 9, stride=4, padding=4), nn.BatchNorm1d(b), nn.GELU())]
+        layers = [m for a,
+                  b in zip(ch, ch[1:]) for m in (nn.Conv1d(a, b, 9, stride=4, padding=4),
+                                                 nn.BatchNorm1d(b), nn.GELU())]
         super().__init__(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten())
 
-def _ds_block(a, b, k, stride):  # depthwise-separable 1D convolution: one filter per channel, then a 1 x 1 mix
-    return nn.Sequential(nn.Conv1d(a, a, k, stride=stride, padding=k // 2, groups=a), nn.Conv1d(a, b, 1), nn.BatchNorm1d(b), nn.GELU())
+# depthwise-separable 1D convolution: one filter per channel, then a 1 x 1 mix
+def _ds_block(a, b, k, stride):
+    return nn.Sequential(nn.Conv1d(a, a, k, stride=stride, padding=k // 2, groups=a), nn.Conv1d(a, b, 1),
+                         nn.BatchNorm1d(b), nn.GELU())
 
 class GridSpectraEncoder(nn.Module):
     "Attention fusion's spectra encoder: one token per spectrum (shared depthwise-separable CNN), laid out on the measurement grid"
     def __init__(self, d_model=64, grid=SPECTRA_GRID, width=16):
         super().__init__()
         self.grid = tuple(grid)
-        self.stem = nn.Sequential(nn.Conv1d(1, width, 9, stride=4, padding=4), nn.BatchNorm1d(width), nn.GELU())
-        self.blocks = nn.Sequential(_ds_block(width, 2 * width, 9, 4), _ds_block(2 * width, 4 * width, 7, 4), _ds_block(4 * width, d_model, 5, 2))
+        self.stem = nn.Sequential(nn.Conv1d(1, width, 9, stride=4, padding=4),
+                                  nn.BatchNorm1d(width), nn.GELU())
+        self.blocks = nn.Sequential(_ds_block(width, 2 * width, 9, 4), _ds_block(2 * width, 4 * width, 7, 4),
+                                    _ds_block(4 * width, d_model, 5, 2))
         self.row, self.col = nn.Parameter(torch.zeros(grid[0], d_model)), nn.Parameter(torch.zeros(grid[1], d_model))
-        self.mix = nn.Conv2d(d_model, d_model, 3, padding=1, groups=d_model)   # neighbouring spots on the grid
+        # neighbouring spots on the grid
+        self.mix = nn.Conv2d(d_model, d_model, 3, padding=1, groups=d_model)
     def forward(self,
         s, # spectra, batch x 24 x points (normalised)
     ):
@@ -81,15 +90,26 @@ class SpectraNet(nn.Module):
         dropout=0.1,
     ):
         super().__init__()
-        if fusion not in ('simple', 'attention'): raise SpectraError(f"fusion must be 'simple' or 'attention', not {fusion!r}")
-        if modality not in ('both', 'image', 'spectra'): raise SpectraError(f"modality must be 'both', 'image' or 'spectra', not {modality!r}")
-        if modality != 'spectra' and not timm.is_model(backbone): raise SpectraError(f'backbone {backbone!r} is not a timm model (the spectra models need timm: its feature map)')
-        if fusion == 'attention' and d_model % n_heads: raise SpectraError(f'n_heads ({n_heads}) must divide d_model ({d_model})')
-        self.config = dict(fusion=fusion, modality=modality, backbone=backbone, n_points=n_points, grid=list(grid), d_model=d_model,
-                           n_heads=n_heads, n_layers=n_layers, image_tokens=image_tokens, hidden=hidden, dropout=dropout)
+        if fusion not in ('simple', 'attention'): raise SpectraError("fusion must be 'simple' or "
+                                                                     f"'attention', not {fusion!r}")
+        if modality not in ('both', 'image', 'spectra'): raise SpectraError("modality must be 'both', "
+                                                                            "'image' or 'spectra', not "
+                                                                            f"{modality!r}")
+        if modality != 'spectra' and not timm.is_model(backbone): raise SpectraError(f'backbone {backbone!r} '
+                                                                                     'is not a timm model '
+                                                                                     '(the spectra models '
+                                                                                     'need timm: its '
+                                                                                     'feature map)')
+        if fusion == 'attention' and d_model % n_heads: raise SpectraError(f'n_heads ({n_heads}) must divide '
+                                                                           f'd_model ({d_model})')
+        self.config = dict(fusion=fusion, modality=modality, backbone=backbone, n_points=n_points,
+                           grid=list(grid), d_model=d_model,
+                           n_heads=n_heads, n_layers=n_layers, image_tokens=image_tokens, hidden=hidden,
+                           dropout=dropout)
         self.fusion, self.modality, self.grid = fusion, modality, tuple(grid)
         n_spectra = self.grid[0] * self.grid[1]
-        for k, v in dict(spec_mean=torch.zeros(n_points), spec_scale=torch.ones(1), target_mean=torch.zeros(1), target_std=torch.ones(1),
+        for k, v in dict(spec_mean=torch.zeros(n_points), spec_scale=torch.ones(1),
+                         target_mean=torch.zeros(1), target_std=torch.ones(1),
                          image_mean=torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1), image_std=torch.tensor(IMAGE_STD).view(1, 3, 1, 1)).items():
             self.register_buffer(k, v)
         use_img, use_spec = modality in ('both', 'image'), modality in ('both', 'spectra')
@@ -105,7 +125,8 @@ class SpectraNet(nn.Module):
                 self.pool = nn.AdaptiveAvgPool2d(image_tokens)
                 self.image_pos = nn.Parameter(torch.zeros(image_tokens ** 2, d_model))
             self.summary, self.kind = nn.Parameter(torch.zeros(1, 1, d_model)), nn.Parameter(torch.zeros(2, d_model))  # summary token; image / spectrum type
-            layer = nn.TransformerEncoderLayer(d_model, n_heads, 2 * d_model, dropout, activation='gelu', batch_first=True, norm_first=True)
+            layer = nn.TransformerEncoderLayer(d_model, n_heads, 2 * d_model, dropout, activation='gelu',
+                                               batch_first=True, norm_first=True)
             self.fuse = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
             self.head = RegressionHead(d_model, hidden, dropout)
 
@@ -136,7 +157,8 @@ class SpectraNet(nn.Module):
         if self.spec_enc is not None: tokens.append(self.spec_enc(s) + self.kind[1])
         return self.head(self.fuse(torch.cat(tokens, 1))[:, 0])
 
-    def decode(self, z): return z * self.target_std + self.target_mean  # standardised predictions -> target units
+    # standardised predictions -> target units
+    def decode(self, z): return z * self.target_std + self.target_mean
 
     def save_pretrained(self,
         folder, # destination
@@ -150,7 +172,8 @@ class SpectraNet(nn.Module):
     ):
         "Load a saved model (strictly: every weight must fit), in eval mode"
         conf, weights = read_model_folder(folder, 'spectra model')
-        model = cls(**conf.get('model', conf))   # earlier versions (huggingface_hub's mixin) kept the arguments at the top
+        # earlier versions (huggingface_hub's mixin) kept the arguments at the top
+        model = cls(**conf.get('model', conf))
         model.load_state_dict(weights, strict=True)
         return model.eval()
 

@@ -19,11 +19,16 @@ __all__ = ['FIELD_UM', 'SPECTRA_GRID', 'N_POINTS', 'WAVENUMBERS', 'HV0', 'K_BETA
 FIELD_UM = 150.0          # width of a micrograph's field of view (um)
 SPECTRA_GRID = (6, 4)     # rows x columns of measurement spots over the field: 24 spectra
 N_POINTS = 1600           # points per spectrum
-WAVENUMBERS = np.linspace(200., 1800., N_POINTS)  # cm^-1 (a Raman-like axis; only the shape of the references depends on it)
-HV0, K_BETA, K_HP, HV_NOISE = 110.0, 90.0, 300.0, 4.0   # hardness model: HV = HV0 + K_BETA f_beta + K_HP / sqrt(L / um) + N(0, HV_NOISE)
-SPECIMENS = {  # specimen id -> ranges of its spots' nominal beta fraction, mean grain diameter (um) and boundary attack (0..1)
+# cm^-1 (a Raman-like axis; only the shape of the references depends on it)
+WAVENUMBERS = np.linspace(200., 1800., N_POINTS)
+# hardness model: HV = HV0 + K_BETA f_beta + K_HP / sqrt(L / um) + N(0, HV_NOISE)
+HV0, K_BETA, K_HP, HV_NOISE = 110.0, 90.0, 300.0, 4.0
+# specimen id -> ranges of its spots' nominal beta fraction, mean grain diameter (um) and boundary attack
+# (0..1)
+SPECIMENS = {
     '1': dict(beta=(0.05, 0.65), grain_um=(6., 30.), attack=(0.1, 1.0)),
-    '2': dict(beta=(0.10, 0.60), grain_um=(7., 26.), attack=(0.1, 1.0)),   # a second heat of the alloy: similar, not the same
+    # a second heat of the alloy: similar, not the same
+    '2': dict(beta=(0.10, 0.60), grain_um=(7., 26.), attack=(0.1, 1.0)),
 }
 SPECTRA_PROFILES = {  # data (spots per specimen, stored image side) and training defaults per profile
     'tiny':  dict(n_per_specimen=32, image_px=96, size=64, epochs=3, bs=8),
@@ -103,7 +108,8 @@ def render_spot(
     is_beta = (rng.random(n) < beta_nom)[labels]
     shade = rng.normal(0, 0.05, n)[labels]                                  # orientation contrast per grain
     gb = boundaries(labels)
-    width = max(1, int(round(attack * 3 * n_px / 300)))                     # attacked boundaries are wider ...
+    # attacked boundaries are wider ...
+    width = max(1, int(round(attack * 3 * n_px / 300)))
     gb_wide = binary_dilation(gb, iterations=width - 1) if width > 1 else gb
     grey = np.where(is_beta, 0.45 + gaussian_filter(rng.normal(0, 0.05, labels.shape), 1.0), 0.80) + shade
     grey = np.where(gb_wide, grey * (1 - 0.7 * attack), grey)              # ... and darker
@@ -120,7 +126,8 @@ def render_spot(
         drift = rng.normal(0.3, 0.1) + rng.normal(0, 0.1) * t + rng.normal(0, 0.1) * t ** 2
         spectra[k] = rng.uniform(0.8, 1.2) * s + drift + rng.normal(0, 0.02, N_POINTS)
     beta, L = float(is_beta.mean()), mean_intercept_um(labels)
-    desc = dict(beta_fraction=beta, intercept_um=L, boundary_per_um=math.pi / 2 / L, attack=float(attack), grain_um=float(grain_um))
+    desc = dict(beta_fraction=beta, intercept_um=L, boundary_per_um=math.pi / 2 / L, attack=float(attack),
+                grain_um=float(grain_um))
     desc['target'] = float(hardness(beta, L) + rng.normal(0, HV_NOISE))
     return img, spectra, desc
 
@@ -145,17 +152,20 @@ def synth_spectra(
     out = Path(out); prm = profile_settings(SPECTRA_PROFILES, profile, SpectraError)
     manifest = dict(generator='powderflow.spectra', version=SPECTRA_VERSION, profile=profile, seed=seed,
                     n_per_specimen=prm['n_per_specimen'], image_px=prm['image_px'], specimens=SPECIMENS,
-                    hardness=dict(HV0=HV0, K_BETA=K_BETA, K_HP=K_HP, HV_NOISE=HV_NOISE), field_um=FIELD_UM, grid=SPECTRA_GRID)
+                    hardness=dict(HV0=HV0, K_BETA=K_BETA, K_HP=K_HP, HV_NOISE=HV_NOISE), field_um=FIELD_UM,
+                    grid=SPECTRA_GRID)
     old = json.loads((out/'manifest.json').read_text()) if (out/'manifest.json').exists() else None
     if old == json.loads(json.dumps(manifest)) and (out/'records.csv').exists(): return out/'records.csv'
     if (out/'records.csv').exists() and not overwrite:
         raise FileExistsError(f'{out}: holds another data set; choose another folder or pass overwrite=True')
     (out/'records.csv').unlink(missing_ok=True)
     for d in ('images', 'spectra'): (out/d).mkdir(parents=True, exist_ok=True)
-    jobs = [(f'{s}-{i:04d}', s, seed * 1_000_003 + 10_007 * k + i) for k, s in enumerate(SPECIMENS) for i in range(prm['n_per_specimen'])]
+    jobs = [(f'{s}-{i:04d}', s, seed * 1_000_003 + 10_007 * k + i) for k,
+            s in enumerate(SPECIMENS) for i in range(prm['n_per_specimen'])]
     rows = pd.DataFrame(parallel_map(_write_spot, jobs, n_workers, progress, out=out, n_px=prm['image_px']))
     with atomic_write(out/'descriptors.csv', 'w') as f: rows.to_csv(f, index=False)
     with atomic_write(out/'manifest.json', 'w') as f: json.dump(manifest, f, indent=1)
-    rec = rows.assign(image_path='images/' + rows.record_id + '.png', spectra_path='spectra/' + rows.record_id + '.npy')
+    rec = rows.assign(image_path='images/' + rows.record_id + '.png',
+                      spectra_path='spectra/' + rows.record_id + '.npy')
     with atomic_write(out/'records.csv', 'w') as f: rec[['record_id', 'specimen', 'image_path', 'spectra_path', 'target']].to_csv(f, index=False)
     return out/'records.csv'

@@ -31,27 +31,33 @@ SPECTRA_DEFAULTS = dict(  # every setting of a spectra experiment; None: the pro
     task='spectra',
     profile='tiny',
     out=None,       # run folder (default: runs/spectra-FUSION-MODALITY-seedSEED)
-    data=dict(root=None, format='records', target='target', train_specimens=['1'], test_specimens=['2'], valid_pct=0.05,
-              valid_by='spot', seed=0),   # format: records (records.csv) or metallo (Metallo's folders); seed: of the simulated set
-    model=dict(fusion='attention', modality='both', backbone='regnety_002', d_model=64, n_heads=4, n_layers=2, image_tokens=4, hidden=128, dropout=0.1),
+    data=dict(root=None, format='records', target='target', train_specimens=['1'], test_specimens=['2'],
+              valid_pct=0.05,
+              # format: records (records.csv) or metallo (Metallo's folders); seed: of the simulated set
+              valid_by='spot', seed=0),
+    model=dict(fusion='attention', modality='both', backbone='regnety_002', d_model=64, n_heads=4, n_layers=2,
+               image_tokens=4, hidden=128, dropout=0.1),
     train=dict(epochs=None, lr=2e-3, bs=None, size=None, seed=0, device=None, wd=0.01),
     logging=dict(tensorboard=False, wandb=False, wandb_project='powderflow', wandb_mode='offline'),
 )
 
-_NONE_TYPES = dict(epochs=int, bs=int, size=int)   # settings whose default is None: their type (str if not listed)
+# settings whose default is None: their type (str if not listed)
+_NONE_TYPES = dict(epochs=int, bs=int, size=int)
 
 def _merge(base, new, where):
     out = copy.deepcopy(base)
     for k, v in new.items():
         if k not in base: raise SpectraError(f'{where}: unknown setting {k!r}; known: {", ".join(base)}')
         if isinstance(base[k], dict):
-            if not isinstance(v, dict): raise SpectraError(f'{where}: {k} must be a section (a mapping), not {v!r}')
+            if not isinstance(v, dict): raise SpectraError(f'{where}: {k} must be a section (a mapping), '
+                                                           f'not {v!r}')
             out[k] = _merge(base[k], v, f'{where}: {k}')
         else:
             want = _NONE_TYPES.get(k, str) if base[k] is None else type(base[k])
             ok = (v is None or isinstance(v, want) or (want is float and isinstance(v, int))
                   or (want is list and isinstance(v, tuple))) and not (isinstance(v, bool) and want is not bool)
-            if not ok: raise SpectraError(f'{where}: {k} must be {"a number" if want is float else want.__name__}, not {v!r}')
+            if not ok: raise SpectraError(f'{where}: {k} must be '
+                                          f'{"a number" if want is float else want.__name__}, not {v!r}')
             out[k] = list(v) if isinstance(v, tuple) else v
     return out
 
@@ -69,7 +75,8 @@ def spectra_config(
     defaults = profile_settings(SPECTRA_PROFILES, cfg['profile'], SpectraError, where)
     for k in ('epochs', 'bs', 'size'):
         if cfg['train'][k] is None: cfg['train'][k] = defaults[k]
-        if cfg['train'][k] < 1: raise SpectraError(f'{where}: train: {k} must be at least 1, not {cfg["train"][k]}')
+        if cfg['train'][k] < 1: raise SpectraError(f'{where}: train: {k} must be at least 1, not '
+                                                   f'{cfg["train"][k]}')
     m = cfg['model']
     cfg['out'] = cfg['out'] or f"runs/spectra-{m['fusion']}-{m['modality']}-seed{cfg['train']['seed']}"
     return cfg
@@ -84,14 +91,18 @@ def tracking_callbacks(
     cbs = [CSVLogger(fname='history.csv')]
     if logging.get('tensorboard'):
         try: from fastai.callback.tensorboard import TensorBoardCallback
-        except ImportError: raise SpectraError('logging: tensorboard: true needs the tensorboard package (pip install tensorboard)') from None
-        cbs.append(TensorBoardCallback(log_dir=str(Path(run)/'tensorboard'), trace_model=False, log_preds=False))
+        except ImportError: raise SpectraError('logging: tensorboard: true needs the tensorboard package '
+                                               '(pip install tensorboard)') from None
+        cbs.append(TensorBoardCallback(log_dir=str(Path(run)/'tensorboard'), trace_model=False,
+                                       log_preds=False))
     if logging.get('wandb'):
         try:
             import wandb
             from fastai.callback.wandb import WandbCallback
-        except ImportError: raise SpectraError('logging: wandb: true needs the wandb package (pip install wandb)') from None
-        if wandb.run is None: wandb.init(project=logging['wandb_project'], name=name, mode=logging['wandb_mode'], dir=str(run))
+        except ImportError: raise SpectraError('logging: wandb: true needs the wandb package (pip '
+                                               'install wandb)') from None
+        if wandb.run is None: wandb.init(project=logging['wandb_project'], name=name,
+                                         mode=logging['wandb_mode'], dir=str(run))
         cbs.append(WandbCallback(log_preds=False, log_model=False))
     return cbs
 
@@ -102,19 +113,26 @@ def experiment_data(
 )->tuple:
     "The experiment's records with their split, where they came from, their images and spectra: your records (data.root), Metallo's folders, or the profile's simulated set"
     d = cfg['data']
-    if d['format'] not in ('records', 'metallo'): raise SpectraError(f"data: format must be records or metallo, not {d['format']!r}")
-    if d['valid_by'] not in ('spot', 'time_point'): raise SpectraError(f"data: valid_by must be spot or time_point, not {d['valid_by']!r}")
+    if d['format'] not in ('records', 'metallo'): raise SpectraError("data: format must be records or "
+                                                                     f"metallo, not {d['format']!r}")
+    if d['valid_by'] not in ('spot', 'time_point'): raise SpectraError("data: valid_by must be spot or "
+                                                                       f"time_point, not {d['valid_by']!r}")
     if d['format'] == 'metallo':
-        if not d['root']: raise SpectraError('data: format metallo needs data.root, the Metallo folder (ROOT/SLICE/TIME_POINT/)')
+        if not d['root']: raise SpectraError('data: format metallo needs data.root, the Metallo folder '
+                                             '(ROOT/SLICE/TIME_POINT/)')
         records, df = Path(d['root']), read_metallo(d['root'])
     else:
         if d['root'] and not (Path(d['root'])/'records.csv').is_file():
-            raise SpectraError(f"{d['root']}: no records.csv (data.root is a folder of your records; leave it empty for the simulated set)")
+            raise SpectraError(f"{d['root']}: no records.csv (data.root is a folder of your records; leave "
+                               "it empty for the simulated set)")
         records = Path(d['root'])/'records.csv' if d['root'] else synth_spectra(Path(run).parent/f"spectra-data-{cfg['profile']}-seed{d['seed']}", cfg['profile'], d['seed'])
         df = read_spectra_records(records, d['target'])
-    if d['valid_by'] == 'time_point' and 'time_point' not in df: raise SpectraError(f'{records}: valid_by time_point needs a time_point column')
+    if d['valid_by'] == 'time_point' and 'time_point' not in df: raise SpectraError(f'{records}: valid_by '
+                                                                                    'time_point needs a '
+                                                                                    'time_point column')
     groups = df.specimen.astype(str) + '/' + df.time_point.astype(str) if d['valid_by'] == 'time_point' else None
-    df['split'] = split_by_specimen(df, d['train_specimens'], d['test_specimens'], d['valid_pct'], cfg['train']['seed'], groups)
+    df['split'] = split_by_specimen(df, d['train_specimens'], d['test_specimens'], d['valid_pct'],
+                                    cfg['train']['seed'], groups)
     spectra = load_metallo_spectra(df) if d['format'] == 'metallo' else load_spectra(df)
     return df, records, load_images(df, cfg['train']['size']), spectra
 
@@ -126,13 +144,15 @@ def train_spectra(
     "Train one experiment; save the model (save_pretrained), the history, the test predictions and metrics into cfg['out']"
     cfg = cfg if isinstance(cfg, dict) and 'task' in cfg and cfg['train']['size'] else spectra_config(cfg)
     run, t = Path(cfg['out']), cfg['train']
-    df, records, images, spectra = data or experiment_data(cfg, run)   # bad input stops here, before anything is written
+    # bad input stops here, before anything is written
+    df, records, images, spectra = data or experiment_data(cfg, run)
     run.mkdir(parents=True, exist_ok=True)
     seed_everything(t['seed'])
     model = SpectraNet(**cfg['model']).set_stats(spectra[df.split == 'train'], df.target[df.split == 'train'])
     z = ((df.target - model.target_mean.item()) / model.target_std.item()).to_numpy(np.float32)
     dls = spectra_dataloaders(images, spectra, z, df.split, t['bs'], t['device'], t['seed'])
-    learn = Learner(dls, model, loss_func=MSELossFlat(), splitter=spectra_splitter, wd=t['wd'], path=run, model_dir='models',
+    learn = Learner(dls, model, loss_func=MSELossFlat(), splitter=spectra_splitter, wd=t['wd'], path=run,
+                    model_dir='models',
                     cbs=[EpochSeed(t['seed'])])
     cbs = tracking_callbacks(cfg['logging'], run, run.name)
     t0 = time.time()
@@ -153,7 +173,8 @@ def train_spectra(
     with atomic_write(run/'metrics.json', 'w') as f: json.dump(metrics | dict(train_s=round(train_s, 1)), f, indent=1)
     with atomic_write(run/'config.yaml', 'w') as f:
         import yaml; yaml.safe_dump(cfg, f, sort_keys=False)
-    return dict(learn=learn, model=model, cfg=cfg, df=df, predictions=preds, metrics=metrics, train_s=train_s, data=(df, records, images, spectra))
+    return dict(learn=learn, model=model, cfg=cfg, df=df, predictions=preds, metrics=metrics, train_s=train_s,
+                data=(df, records, images, spectra))
 
 def predict_spectra(
     model, # a `SpectraNet`
@@ -193,7 +214,8 @@ def oracle_spectra(
     "Test predictions of a linear fit of the target on the true f_beta, 1/sqrt(L) and attack, fitted on the training specimen"
     from sklearn.linear_model import LinearRegression
     d = df[['record_id', 'split']].merge(descriptors, on='record_id', how='left')
-    if d.beta_fraction.isna().any(): raise SpectraError('descriptors.csv: no descriptors for some records (not the data set they describe?)')
+    if d.beta_fraction.isna().any(): raise SpectraError('descriptors.csv: no descriptors for some records '
+                                                        '(not the data set they describe?)')
     X = np.stack([d.beta_fraction, 1 / np.sqrt(d.intercept_um), d.attack], 1)
     fit = d.split.isin(['train', 'valid']).to_numpy()
     return LinearRegression().fit(X[fit], d.target[fit]).predict(X[(d.split == 'test').to_numpy()])
@@ -210,11 +232,14 @@ def compare_spectra(
         c = copy.deepcopy(cfg); c['model'] |= change; c['out'] = str(run/f"{change['fusion']}-{change['modality']}")
         res = train_spectra(c, data, progress); data = res['data']
         preds[name] = res['predictions']
-        rows.append(dict(model=name, **res['metrics'], parameters=sum(p.numel() for p in res['model'].parameters()), train_s=round(res['train_s'], 1)))
+        rows.append(dict(model=name, **res['metrics'],
+                         parameters=sum(p.numel() for p in res['model'].parameters()),
+                         train_s=round(res['train_s'], 1)))
     df, records = data[0], data[1]
     test = df[df.split == 'test']
     refs = {'mean': np.full(len(test), df.target[df.split.isin(['train', 'valid'])].mean())}
-    if (desc := Path(records).parent/'descriptors.csv').exists(): refs['oracle'] = oracle_spectra(df, pd.read_csv(desc))
+    if (desc := Path(records).parent/'descriptors.csv').exists(): refs['oracle'] = oracle_spectra(df,
+                                                                                                  pd.read_csv(desc))
     for name, p in refs.items():
         preds[name] = test[['specimen', 'target']].assign(pred=p)
         rows.append(dict(model=name, **spectra_metrics(test.target, p), parameters=0, train_s=0.))
@@ -227,7 +252,8 @@ def plot_spectra_parity(
     "Predicted against true target on the test specimen, a panel per model"
     import matplotlib.pyplot as plt
     names = [n for n in preds if n != 'mean']
-    fig, axs = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), squeeze=False, layout='constrained')   # room for the titles
+    fig, axs = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), squeeze=False,
+                            layout='constrained')   # room for the titles
     y = np.concatenate([p.target for p in preds.values()]); lim = (y.min() - 5, y.max() + 5)
     for ax, n in zip(axs[0], names):
         m = table.set_index('model').loc[n]
@@ -247,7 +273,8 @@ def spectra_throughput(
 )->dict:
     "Records per second through `model` on tensors already in memory: training steps (forward, backward, AdamW) and inference"
     model = model.to(device).train(); opt = torch.optim.AdamW(model.parameters(), 1e-3)
-    x, s = torch.rand(bs, 3, size, size, device=device), torch.randn(bs, SPECTRA_GRID[0] * SPECTRA_GRID[1], N_POINTS, device=device)
+    x, s = torch.rand(bs, 3, size, size, device=device), torch.randn(bs, SPECTRA_GRID[0] * SPECTRA_GRID[1],
+                                                                     N_POINTS, device=device)
     sync = torch.cuda.synchronize if torch.device(device).type == 'cuda' else (lambda: None)
     def step():
         opt.zero_grad(); model(x, s).square().mean().backward(); opt.step()
