@@ -178,9 +178,11 @@ def _convert_cmd(a):
     print(df.status.str.split(':').str[0].value_counts().to_string())
     print(f'index of outputs: {Path(a.dst)/"conversions.csv"}')
 
+# %% ../nbs/90_cli.ipynb #2dd4e2e1
 # one folder, CSV or tile; or several (a shell glob)
 def _one_or_many(src): return src[0] if len(src) == 1 else src
 
+# %% ../nbs/90_cli.ipynb #619f98f8
 def _pairs(items):
     "['density=7.9', ...] -> {'density': 7.9}"
     out = {}
@@ -191,6 +193,7 @@ def _pairs(items):
         if not sep: raise ValueError(f'--extra {it!r}: expected NAME=NUMBER')
     return out
 
+# %% ../nbs/90_cli.ipynb #11588f7e
 def _records(records, dataset_root, method):
     "A records CSV path as is, or the seed study's CSV read with its root and filtered to one conversion"
     if not dataset_root: return records
@@ -201,6 +204,7 @@ def _records(records, dataset_root, method):
                                       f'{", ".join(sorted(df.convert_method.unique()))})')
     return one
 
+# %% ../nbs/90_cli.ipynb #f45453c6
 def _train_cmd(a):
     from powderflow.config import TrainConfig, profile_config
     from powderflow.learner import run_training, metrics_table, write_training_figures, rank0_first
@@ -235,6 +239,7 @@ def _train_cmd(a):
     print(f'model: {out/"model"}; metrics: {out/"metrics.csv"}; figures: {out/"figures"} (trained in '
           f'{res.train_s:.0f} s)')
 
+# %% ../nbs/90_cli.ipynb #d2ffe299
 def _spectra_train_cmd(a):
     "`train --config FILE` for a spectra experiment (the file says `task: spectra`): the file's settings, then the flags"
     from powderflow.spectra.training import spectra_config, train_spectra
@@ -258,6 +263,7 @@ def _spectra_train_cmd(a):
     print(f'model: {out/"model"} (SpectraNet.from_pretrained); predictions: {out/"predictions.csv"}; '
           f'history: {out/"history.csv"} (trained in {res["train_s"]:.0f} s)')
 
+# %% ../nbs/90_cli.ipynb #23a5377c
 def main(
     argv=None, # arguments (default: sys.argv[1:])
 ):

@@ -23,6 +23,7 @@ __all__ = ['PIPELINES', 'METHODS', 'TILE_SUFFIXES', 'TileError', 'check_tile', '
 class TileError(ValueError):
     "A file or array that is not a usable 16-bit greyscale SEM tile; the message names it"
 
+# %% ../nbs/01_conversion.ipynb #0e1488fd
 def check_tile(
     img, # image array
     name='array', # file name or label used in errors
@@ -59,6 +60,7 @@ def read_tile(
     img, meta = drop_data_bar(check_tile(img, path, allow_constant), meta, path)
     return img, complete_scale(meta, img.shape[1], path)
 
+# %% ../nbs/01_conversion.ipynb #c40cae4d
 def write_tile(
     path, # destination .tif / .tiff
     img, # uint16 (or uint8) image
@@ -102,6 +104,7 @@ def demo_tile(
     img = np.clip(offset + gain * electrons, 0, 65535).astype(np.uint16)
     return img, dict(magnification=magnification, pixel_size_um=px, seed=seed)
 
+# %% ../nbs/01_conversion.ipynb #eb5ce8c5
 def demo_tiles(
     dest, # folder to write to
     n=6, # number of tiles
@@ -130,6 +133,7 @@ def _compiled(
     from numba import njit
     return njit(cache=True, nogil=True, boundscheck=False)(f)
 
+# %% ../nbs/01_conversion.ipynb #75db0b86
 def _count16(
     flat, # uint16 values, 1-D
 ):
@@ -141,12 +145,14 @@ def _count16(
     if n % 2: h[0, flat[n - 1]] += 1
     return h[0].astype(np.int64) + h[1]
 
+# %% ../nbs/01_conversion.ipynb #453e2f9c
 def histogram16(
     img, # uint16 image
 ):
     "Counts of each of the 65536 values in `img` (int64), by a compiled pass (0.44 ms per megapixel here; `calcHist` 0.52)"
     return _compiled(_count16)(np.ascontiguousarray(img).reshape(-1))
 
+# %% ../nbs/01_conversion.ipynb #423d60e2
 def hist_percentile(
     hist, # 65536-bin histogram
     q, # percentile(s) in 0..100
@@ -156,12 +162,14 @@ def hist_percentile(
     cdf = np.cumsum(hist)
     return np.searchsorted(cdf, np.maximum(np.asarray(q, dtype=float) / 100 * cdf[-1], 1), side='left')
 
+# %% ../nbs/01_conversion.ipynb #e76a4473
 def _opencv_lut16():
     "Does this OpenCV apply a 65536-entry table to a uint16 image (OpenCV >= 5)?"
     try: return cv2.LUT(np.zeros((1, 2), np.uint16), np.zeros(65536, np.uint8)).dtype == np.uint8
     except cv2.error: return False
 _LUT16 = _opencv_lut16()
 
+# %% ../nbs/01_conversion.ipynb #c90d67af
 def apply_lut16(
     lut, # 65536-entry uint8 table
     img, # uint16 image
@@ -171,6 +179,7 @@ def apply_lut16(
     if _LUT16: return cv2.LUT(img, lut, dst=out)
     return np.take(lut, img, out=out)
 
+# %% ../nbs/01_conversion.ipynb #21ddfc99
 def stretch(
     lo, # input value mapped to 0
     hi, # input value mapped to 1
@@ -178,6 +187,7 @@ def stretch(
     "Lookup table of the linear map lo -> 0, hi -> 1 over all 16-bit values, clipped; a range of zero width maps all to 0 or 1"
     return np.clip((_LEVELS - lo) / max(hi - lo, 1), 0, 1)
 
+# %% ../nbs/01_conversion.ipynb #bf4e2e57
 def stretch8(
     img, # uint16 image
     lo, # value mapped to 0
@@ -221,6 +231,7 @@ class FullScale:
     image_dependent = False
     def __call__(self, img): return np.clip(_LEVELS / self.max_value, 0, 1)
 
+# %% ../nbs/01_conversion.ipynb #50d6f612
 @dataclass(frozen=True)
 class MinMaxStretch:
     "Linear stretch: the image's minimum -> 0, its maximum -> 1"
@@ -228,6 +239,7 @@ class MinMaxStretch:
     def range(self, img): return cv2.minMaxLoc(img)[:2]
     def __call__(self, img): return stretch(*self.range(img))
 
+# %% ../nbs/01_conversion.ipynb #1852fc6c
 @dataclass(frozen=True)
 class PercentileStretch:
     "Percentile stretch: the image's `lo`-th percentile -> 0, its `hi`-th -> 1, clipped outside"
@@ -237,6 +249,7 @@ class PercentileStretch:
     def range(self, img): return hist_percentile(histogram16(img), [self.lo, self.hi])
     def __call__(self, img): return stretch(*self.range(img))
 
+# %% ../nbs/01_conversion.ipynb #0de899e0
 @dataclass(frozen=True)
 class ImageJAuto:
     "ImageJ's Enhance Contrast display range followed by its 16->8-bit rule"
@@ -258,12 +271,14 @@ class Gamma:
     gamma: float = 1 / 2.2  # exponent; 1/2.2 undoes a display gamma of 2.2, 0.5 is a square root
     def __call__(self, u): return u ** self.gamma
 
+# %% ../nbs/01_conversion.ipynb #53ac7d93
 @dataclass(frozen=True)
 class LogCurve:
     "Logarithmic tone curve u -> log(1 + k u) / log(1 + k); after `FullScale()` it is log(1 + x) / log(65536)"
     k: float = 65535.  # curvature: the input range in counts when u = x / 65535
     def __call__(self, u): return np.log1p(self.k * u) / np.log1p(self.k)
 
+# %% ../nbs/01_conversion.ipynb #a859a307
 def _tile_counts(src, gy, gx):  # uint8 image, a whole number of tiles; tiles down, across
     "Each tile's 256-bin histogram, tile after tile (gy * gx x 256), counted in four interleaved histograms (see `_count16`)"
     H, W = src.shape
@@ -278,6 +293,7 @@ def _tile_counts(src, gy, gx):  # uint8 image, a whole number of tiles; tiles do
             while x < end: q[0, row[x]] += 1; x += 1
     return quads.sum(1)
 
+# %% ../nbs/01_conversion.ipynb #093ddb4c
 def _clahe_maps(
     hist, # `_tile_counts`
     clip_limit, # OpenCV's clipLimit
@@ -306,6 +322,7 @@ def _clahe_maps(
             maps[k * 256 + i] = min(max(int(np.rint(np.float32(s) * scale)), 0), 255)
     return maps
 
+# %% ../nbs/01_conversion.ipynb #1d310789
 # uint8 image; `_clahe_maps`; tile height, width; tiles down, across
 def _clahe_blend(img, maps, th, tw, gy, gx):
     "Every pixel a bilinear blend of the maps of its four nearest tile centres, in single precision as OpenCV blends"
@@ -334,6 +351,7 @@ def _clahe_blend(img, maps, th, tw, gy, gx):
         for x in range(W): out[y, x] = np.uint8(min(max(blend[x], np.float32(0)), np.float32(255)))
     return out
 
+# %% ../nbs/01_conversion.ipynb #20f0cfcb
 def clahe8(
     img8, # uint8 image
     clip_limit=2.0, # OpenCV's clipLimit: bins are cut at clip_limit x the mean bin height of a tile (0: no clipping)
@@ -349,6 +367,7 @@ def clahe8(
     maps = _compiled(_clahe_maps)(_compiled(_tile_counts)(src, gy, gx), float(clip_limit), th * tw)
     return _compiled(_clahe_blend)(img8, maps, th, tw, gy, gx)
 
+# %% ../nbs/01_conversion.ipynb #0f218833
 @dataclass(frozen=True)
 class Clahe:
     "Contrast-limited adaptive histogram equalisation of the 8-bit image: OpenCV's, computed by `clahe8`"
@@ -362,6 +381,7 @@ def _name(step):
     args = ', '.join(f'{v:.4g}' if isinstance(v, float) else str(v) for v in vars(step).values())
     return f'{type(step).__name__}({args})'
 
+# %% ../nbs/01_conversion.ipynb #588adace
 @dataclass(frozen=True)
 class Pipeline:
     "16-bit -> 8-bit conversion: a normalisation, tone curves, rounding to 8 bits, an optional CLAHE"
@@ -428,6 +448,7 @@ def register_pipeline(
     PIPELINES[name] = p = Pipeline(norm, tuple(tones), clahe)
     return p
 
+# %% ../nbs/01_conversion.ipynb #870760e9
 def get_pipeline(
     name, # a registered name, or a `Pipeline`
 ):
@@ -436,6 +457,7 @@ def get_pipeline(
     try: return PIPELINES[name]
     except KeyError: raise KeyError(f'unknown conversion pipeline {name!r}; known: {", ".join(PIPELINES)}') from None
 
+# %% ../nbs/01_conversion.ipynb #3518b379
 def convert(
     img, # uint16 image
     method='LS', # pipeline name (see `PIPELINES`) or a `Pipeline`
@@ -443,6 +465,7 @@ def convert(
     "Convert one 16-bit greyscale image to 8 bits by `method`"
     return get_pipeline(method)(check_tile(img, allow_constant=True))
 
+# %% ../nbs/01_conversion.ipynb #cad271f1
 def convert8(
     img8, # uint8 image: an SEM's 8-bit export
     method='LS', # pipeline name or a `Pipeline`
@@ -525,11 +548,13 @@ TILE_SUFFIXES = ('.tif', '.tiff')
 class ConversionError(ValueError):
     "Some tiles of a batch could not be converted; the message lists each file and why"
 
+# %% ../nbs/01_conversion.ipynb #8ce99400
 def _read_records(src):
     try: return pd.read_csv(src)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ValueError(f'{src}: not a readable CSV ({type(e).__name__}: {str(e).strip()})') from None
 
+# %% ../nbs/01_conversion.ipynb #0ed3f95d
 def list_tiles(
     src, # a folder of TIFFs (searched recursively), a records CSV with an `image_path` column, a TIFF, or a list of these
 ):
@@ -550,6 +575,7 @@ def list_tiles(
         return [p if p.is_absolute() else src.parent/p for p in map(Path, df['image_path'])]
     raise FileNotFoundError(f'{src}: neither a folder, a records CSV nor a .tif/.tiff tile')
 
+# %% ../nbs/01_conversion.ipynb #8c75881f
 def check_writable(
     folder, # output folder (created if missing)
 ):
@@ -562,6 +588,7 @@ def check_writable(
     except OSError as e: raise PermissionError(f'{folder}: output folder is not writable ({e.strerror or e})') from e
     return folder
 
+# %% ../nbs/01_conversion.ipynb #09cd9575
 def remove_stale_temporaries(
     folder, # output folder
     before, # a time (as `time.time()`): only temporaries older than this count
@@ -572,9 +599,11 @@ def remove_stale_temporaries(
     for p in stale: p.unlink(missing_ok=True)
     return len(stale)
 
+# %% ../nbs/01_conversion.ipynb #97642e0b
 def _common_root(paths):
     return Path(os.path.commonpath([str(Path(p).parent.absolute()) for p in paths])) if paths else Path('.')
 
+# %% ../nbs/01_conversion.ipynb #2fa07d95
 def _tiles_outside(src, dst):
     "The tiles of `src`, less any inside the output folder `dst` (a run's outputs are never its inputs)"
     tiles = list_tiles(src)
@@ -592,6 +621,7 @@ def _write8(path, img8, meta):
         with atomic_write(path) as f: f.write(buf.tobytes())
     else: write_tile(path, img8, **meta)
 
+# %% ../nbs/01_conversion.ipynb #755c03b3
 def convert_file(
     src, # 16-bit tile
     targets, # {output file (.tif/.tiff/.png): pipeline name}
@@ -603,6 +633,7 @@ def convert_file(
     for d, m in todo.items(): _write8(d, get_pipeline(m)(img), dict(meta, conversion=str(m)))
     return ['done' if Path(d) in todo else 'skipped' for d in targets]
 
+# %% ../nbs/01_conversion.ipynb #21bb39c6
 def convert_job(job, overwrite=False):
     "Worker: one tile and its targets; a bad tile comes back as its error text instead of raising"
     cv2.setNumThreads(1)  # one core per worker: the parallelism is across tiles
@@ -610,6 +641,7 @@ def convert_job(job, overwrite=False):
     try: return convert_file(src, targets, overwrite)
     except (TileError, FileNotFoundError) as e: return [f'error: {e}' if overwrite or not Path(d).exists() else 'skipped' for d in targets]
 
+# %% ../nbs/01_conversion.ipynb #974de3d7
 def _raise_failures(df, what):
     bad = df[df.status.astype(str).str.startswith('error')]
     if len(bad):
@@ -623,6 +655,7 @@ def _update_index(path, df):
     if path.exists(): df = pd.concat([pd.read_csv(path), df]).drop_duplicates('output', keep='last')
     with atomic_write(path, 'w') as f: df.to_csv(f, index=False)
 
+# %% ../nbs/01_conversion.ipynb #e4407ac8
 def convert_tiles(
     src, # folder of tiles or records CSV (see `list_tiles`)
     dst, # output folder: outputs go to dst/{method}/{path relative to the tiles' common folder}
@@ -660,6 +693,7 @@ def resize_tile(
     shape = (size, size) if np.isscalar(size) else tuple(size)
     return img8 if img8.shape == shape else cv2.resize(img8, shape[::-1], interpolation=cv2.INTER_AREA)
 
+# %% ../nbs/01_conversion.ipynb #691c11fb
 def prepare_tile(
     img, # a tile's pixels: uint16 (native), or uint8 (an 8-bit export, or a tile converted already)
     method, # the model's pipeline; None: `img` is converted already (uint8, taken as it is)
@@ -692,6 +726,7 @@ def _fill_row(job, dst=None, tile_shape=None):
     done[i] = 1; done.flush()
     return 'done'
 
+# %% ../nbs/01_conversion.ipynb #3bf0fc57
 def read_tile8(
     path, # an 8-bit greyscale TIFF or PNG, e.g. a tile of the seed's format, converted already
 ):
@@ -705,6 +740,7 @@ def read_tile8(
                                                                               'greyscale image')
     return img
 
+# %% ../nbs/01_conversion.ipynb #d5bdf6b5
 def _first_shape(tiles, method):
     "Shape of the first readable tile"
     for t in tiles:
@@ -712,6 +748,7 @@ def _first_shape(tiles, method):
         except (TileError, FileNotFoundError): continue
     raise ConversionError(f'none of the {len(tiles)} tiles is readable, e.g. {tiles[0]}')
 
+# %% ../nbs/01_conversion.ipynb #1d5ea648
 def _new_array(dst, tiles, index, size=None):
     "Create the zeroed array, its done bytes and its index; the array appears under its name only when whole"
     tile_shape = _first_shape(tiles, index['method'])
@@ -722,6 +759,7 @@ def _new_array(dst, tiles, index, size=None):
     with atomic_write(f'{dst}.json', 'w') as f: json.dump(index | {'shape': shape, 'tile_shape': tile_shape}, f)
     os.replace(tmp, dst)
 
+# %% ../nbs/01_conversion.ipynb #d2d98fea
 def convert_to_array(
     src, # folder of tiles or records CSV (see `list_tiles`), or a pandas Series of tile paths (one row each, in its order)
     dst, # the .npy file; `{dst}.json` (which tiles, which pipeline) and `{dst}.done` (a byte per tile) go beside it

@@ -32,6 +32,7 @@ def carr_index(
     "Carr index in % from the Hausner ratio: CI = 100 (1 - 1/HR)"
     return 100 * (1 - 1 / np.asarray(hr, dtype=float))
 
+# %% ../nbs/00_core.ipynb #b8898a4c
 def hausner_ratio(
     ci, # Carr index(es) in %, < 100
 ):
@@ -62,6 +63,7 @@ def field_width_um(
     "Width of the imaged field in um at `magnification`"
     return reference_mm * 1000 / np.asarray(magnification, dtype=float)
 
+# %% ../nbs/00_core.ipynb #49bb243e
 def pixel_size_um(
     magnification, # magnification(s), > 0
     width_px, # tile width in pixels
@@ -135,6 +137,7 @@ def progress_bars()->bool:
     except ImportError: pass
     return sys.stdout.isatty()
 
+# %% ../nbs/00_core.ipynb #5245252f
 @contextmanager
 def opencv_single_threaded():
     "OpenCV with one thread (so no thread pool) for the duration of the block"
@@ -143,6 +146,7 @@ def opencv_single_threaded():
     try: yield
     finally: cv2.setNumThreads(n)
 
+# %% ../nbs/00_core.ipynb #795340a0
 def parallel_map(
     f, # a function of one item, defined in a module (workers must be able to import it)
     items, # the work
@@ -234,6 +238,7 @@ def save_model_folder(
     with atomic_write(folder/'config.json', 'w') as f: json.dump(config, f, indent=1, default=list)
     return folder
 
+# %% ../nbs/00_core.ipynb #aa2d9f03
 def read_model_folder(
     folder, # a `save_model_folder` folder
     what='powderflow model', # what the folder should hold (named in the error)

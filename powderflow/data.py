@@ -30,6 +30,7 @@ SEED_HALL_COLUMN = 'Flow_rate'   # the seed's name for the Hall flow time (s/50 
 # open-ended below for AOR and Hall, HR >= 1
 PHYSICAL_RANGES = {'AOR': (0, 90), 'HR': (1, 3), 'Hall_time': (0, 1000)}
 
+# %% ../nbs/03_dataset.ipynb #3c948379
 def csv_rows(
     mask, # boolean mask over a CSV's rows
     limit=10, # how many to name
@@ -38,6 +39,7 @@ def csv_rows(
     idx = np.flatnonzero(np.asarray(mask))
     return ', '.join(str(i + 2) for i in idx[:limit]) + (f' and {len(idx) - limit} more' if len(idx) > limit else '')
 
+# %% ../nbs/03_dataset.ipynb #51db62f6
 def validate_records(
     df, # records as read from a CSV
     name='records', # the file name, for messages
@@ -96,6 +98,7 @@ def read_records(
     df['convert_method'] = None  # converted on the fly
     return df
 
+# %% ../nbs/03_dataset.ipynb #336cbc52
 def read_seed_csv(
     csv, # one of the seed study's CSVs
     dataset_root, # folder that replaces {DATASET_ROOT}
@@ -111,6 +114,7 @@ def read_seed_csv(
     df['tile_key'] = [f'{p[0]}/{"/".join(p[2:])}' if len(p) > 2 else '/'.join(p) for p in parts]
     return df
 
+# %% ../nbs/03_dataset.ipynb #9c4cfc67
 def missing_files(
     df, # records with absolute image paths
 ):
@@ -139,6 +143,7 @@ def split_by_powder(
         for i, p in enumerate(names): split[p] = 'test' if i < n_test else 'valid' if i < n_test + n_valid else 'train'
     return df.powder_name.map(split).rename('split')
 
+# %% ../nbs/03_dataset.ipynb #be1bd955
 def kfold_by_powder(
     df, # records
     k=5, # folds
@@ -154,6 +159,7 @@ def kfold_by_powder(
     f = df.powder_name.map(fold)
     return [pd.Series(np.where(f == i, 'test', 'train'), index=df.index, name='split') for i in range(k)]
 
+# %% ../nbs/03_dataset.ipynb #6169a297
 def leakage_report(
     splits, # {split name: records}, e.g. the seed's {'val': ..., 'test': ...}
 )->pd.DataFrame:
@@ -169,6 +175,7 @@ def leakage_report(
                              pct_of_second_tiles_seen=round(100 * len(ta & tb) / max(len(tb), 1), 1)))
     return pd.DataFrame(rows)
 
+# %% ../nbs/03_dataset.ipynb #47b37a96
 def check_split(
     df, # records
     split, # their split labels
@@ -235,6 +242,7 @@ class Scalers:
     @classmethod
     def from_dict(cls, d): return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
+# %% ../nbs/03_dataset.ipynb #a3c74319
 def _raw_targets(df): return np.stack([df.AOR.to_numpy(float), df.HR.to_numpy(float), np.log(df.Hall_time.to_numpy(float))], 1)
 
 # %% ../nbs/03_dataset.ipynb #e49f2fb2
@@ -255,10 +263,12 @@ def cache_images(
     return convert_to_array(df.image_path.astype(str), cache_dir/f'{key}_{method or "as-is"}_{size}.npy',
                             method, n_workers=n_workers, progress=progress, size=size)
 
+# %% ../nbs/03_dataset.ipynb #9812ae72
 def _stat(p):
     try: return os.stat(p)
     except OSError: return None
 
+# %% ../nbs/03_dataset.ipynb #412b2a64
 class TileDataset(torch.utils.data.Dataset):
     "Records as (uint8 image 1 x S x S, float inputs, float targets) from the cache, one by one or a batch at a time"
     def __init__(
@@ -312,6 +322,7 @@ def symmetric_crops(
     down, across = torch.where(t, cols, rows), torch.where(t, rows, cols)       # transposed: rows run across
     return torch.gather(x.reshape(B, H * W), 1, (down[:, :, None] + across[:, None, :]).view(B, -1)).view(B, 1, size, size)
 
+# %% ../nbs/03_dataset.ipynb #ba7c3f71
 def normalise(
     x, # uint8 batch
     dtype=torch.float32, # the model's dtype
@@ -374,6 +385,7 @@ def powder_dataloaders(
     torch.manual_seed(seed)
     return dls
 
+# %% ../nbs/03_dataset.ipynb #3e940c4e
 def split_dataloaders(
     split, # per record: 'train', 'valid', ...
     loader, # (record indices, train?) -> a fastai `DataLoader` over those records

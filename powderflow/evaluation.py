@@ -36,6 +36,7 @@ def regression_metrics(
                 R2=1 - (e ** 2).sum() / ss if ss > 0 else np.nan,
                 MAPE=100 * np.abs(e / y).mean(), MedAE=np.median(np.abs(e)), n=len(y))
 
+# %% ../nbs/05a_evaluation.ipynb #21d87c5d
 def classification_metrics(
     y, # true classes (bool)
     p, # predicted probabilities
@@ -51,6 +52,7 @@ def classification_metrics(
                 ROC_AUC=skm.roc_auc_score(y, p) if two else np.nan,
                 PR_AUC=skm.average_precision_score(y, p) if two else np.nan, n=len(y))
 
+# %% ../nbs/05a_evaluation.ipynb #8949d57a
 def evaluate_predictions(
     pred, # predictions, per tile or per powder
     truth, # the true labels, one row per powder
@@ -78,6 +80,7 @@ def powder_labels(
     "One row per powder (sorted by name) with its labels"
     return records.groupby('powder_name')[LABEL_COLUMNS].first().reset_index()
 
+# %% ../nbs/05a_evaluation.ipynb #d5cb5daa
 def cv_folds(
     labels, # `powder_labels` (powder_name and flowable)
     k=5, # folds
@@ -118,6 +121,7 @@ def fit_regressors(
     fitted['flowable'] = make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(Xtr, flows) if two else float(flows[0])
     return fitted
 
+# %% ../nbs/05a_evaluation.ipynb #2f5a33ff
 def predict_regressors(
     fitted, # `fit_regressors` output
     Xte, # powders' features, the same columns
@@ -131,6 +135,7 @@ def predict_regressors(
     out['CI'] = carr_index(np.clip(out['HR'], 1, None))
     return pd.DataFrame(out)
 
+# %% ../nbs/05a_evaluation.ipynb #03337734
 def fit_predict(
     Xtr, # training powders' features (powders x features; NaN allowed)
     labels, # their `powder_labels`, in the same order
@@ -139,6 +144,7 @@ def fit_predict(
     "`fit_regressors` on the training powders, `predict_regressors` on the test powders"
     return predict_regressors(fit_regressors(Xtr, labels), Xte)
 
+# %% ../nbs/05a_evaluation.ipynb #d9dbaaa9
 def mean_predictions(
     labels, # training powders' `powder_labels`
     names, # test powders
@@ -159,6 +165,7 @@ def oracle_features(
     p = powders.set_index('name')
     return pd.DataFrame({c: np.log(p[c]) if c.endswith('_um') else p[c] for c in columns}).rename_axis('powder_name')
 
+# %% ../nbs/05a_evaluation.ipynb #1ebc5e03
 def morphometry_features(
     records, # records with image_path and powder_name
     cache_dir=None, # where `measure_tiles` keeps its measurements
@@ -170,6 +177,7 @@ def morphometry_features(
     return powder_features(parts.assign(powder_name=parts.image.map(powder)),
                            imgs.assign(powder_name=imgs.image.map(powder)))
 
+# %% ../nbs/05a_evaluation.ipynb #c1cedf5d
 def noise_free_predictions(
     powders, # the simulator's powders.csv
     model=LabelModel(), # the label model's constants
@@ -194,6 +202,7 @@ def mean_baseline(
     "Per test powder: the training powders' mean of each target"
     return mean_predictions(powder_labels(train), sorted(test.powder_name.unique()))
 
+# %% ../nbs/05a_evaluation.ipynb #b59bef9a
 def feature_baseline(
     features, # per-powder features (index: powder name)
     train, # training records
@@ -203,6 +212,7 @@ def feature_baseline(
     tr, te = powder_labels(train), sorted(test.powder_name.unique())
     return pd.concat([pd.DataFrame(dict(powder_name=te)), fit_predict(features.loc[tr.powder_name], tr, features.loc[te])], axis=1)
 
+# %% ../nbs/05a_evaluation.ipynb #be3eb0aa
 def oracle_baseline(
     train, # training records
     test, # test records
@@ -211,6 +221,7 @@ def oracle_baseline(
     "Per test powder: regression on the simulator's true descriptors"
     return feature_baseline(oracle_features(powders), train, test)
 
+# %% ../nbs/05a_evaluation.ipynb #5851e43d
 def morphometry_baseline(
     df, # records with a `split` column
     cache_dir=None, # where to keep the tiles' measurements
@@ -240,6 +251,7 @@ def prediction_rows(
                              flowable_true=t.flowable.to_numpy(bool),
                              flowable_prob=pred.p_flowable.to_numpy()))
 
+# %% ../nbs/05a_evaluation.ipynb #3a6551b6
 def crossvalidate(
     labels, # `powder_labels` of every powder
     folds, # `cv_folds`
@@ -287,11 +299,13 @@ def _metric(name, y, p, idx):
             return np.where((n1 > 0) & (n0 > 0), ((r * pos).sum(1) - n1 * (n1 + 1) / 2) / (n1 * n0), np.nan)
     raise ValueError(f'unknown metric {name!r}')
 
+# %% ../nbs/05a_evaluation.ipynb #156c263b
 def _resamples(n, n_boot, seed):
     "Row 0: the powders as they are; then `n_boot` bootstrap resamples (indices, (1 + n_boot) x n)"
     rng = np.random.default_rng(seed)
     return np.vstack([np.arange(n), rng.integers(0, n, (n_boot, n))])
 
+# %% ../nbs/05a_evaluation.ipynb #59e6624c
 def metric_draws(
     preds, # rows in `PREDICTION_COLUMNS`
     n_boot=2000, # bootstrap resamples of the powders
@@ -311,6 +325,7 @@ def metric_draws(
         warnings.simplefilter('ignore', RuntimeWarning)
         return {k: np.nanmean(np.stack(v), 0) for k, v in draws.items()}
 
+# %% ../nbs/05a_evaluation.ipynb #cc5efb13
 def cv_metrics(
     preds, # `crossvalidate` output (or `05_cv_predictions.csv`)
     n_boot=2000, # bootstrap resamples of the powders
@@ -325,6 +340,7 @@ def cv_metrics(
                 for (m, t, k), d in metric_draws(preds, n_boot, seed).items()]
     return pd.DataFrame(rows)
 
+# %% ../nbs/05a_evaluation.ipynb #42b70699
 def paired_differences(
     preds, # `crossvalidate` output
     model='cnn', # the model compared

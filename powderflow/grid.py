@@ -42,6 +42,7 @@ def train_grid(
                                                'epochs', 'size']]
     return (grid, pd.concat(preds, ignore_index=True)) if predictions else grid
 
+# %% ../nbs/05b_study_grid.ipynb #e630d6a8
 def grid_table(
     grid, # `train_grid` output
     keys=KEY_METRICS, # (target, metric) columns
@@ -53,6 +54,7 @@ def grid_table(
     w.columns = [f'{t} {m}' for t, m in w.columns]
     return w.round(3).reset_index()
 
+# %% ../nbs/05b_study_grid.ipynb #09b11fdd
 def grid_summary(
     grid_preds, # the predictions of `train_grid(..., predictions=True)` (model 'backbone x pipeline')
     by='pipeline', # 'pipeline' or 'backbone'
@@ -64,6 +66,7 @@ def grid_summary(
     groups = {m: m.split(' x ', 1)[by == 'pipeline'] for m in dict.fromkeys(grid_preds.model)}
     return group_metrics(grid_preds, groups, n_boot, seed).rename(columns={'model': by})
 
+# %% ../nbs/05b_study_grid.ipynb #734ec561
 def summary_table(
     summary, # `grid_summary` output
     by='pipeline', # its grouping
@@ -75,6 +78,7 @@ def summary_table(
     t['models'] = s.groupby('model').models.first().loc[t.index]
     return t.rename_axis(by)
 
+# %% ../nbs/05b_study_grid.ipynb #468def81
 def plot_grid(
     grid, # `train_grid` output
     keys=(('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC')), # (target, metric) panels

@@ -34,6 +34,7 @@ def save_model(
                 outputs=list(OUTPUTS))
     return save_model_folder(folder, {k: v.float() for k, v in model.state_dict().items()}, conf)
 
+# %% ../nbs/04c_inference.ipynb #ec07b23e
 def load_model(
     folder, # a `save_model` folder
     backbone=None, # the backbone you expect (checked if given)
@@ -47,6 +48,7 @@ def load_model(
     load_weights(model, weights, cfg.backbone, Path(folder)/'model.safetensors')
     return model.eval(), cfg, Scalers.from_dict(conf['scalers'])
 
+# %% ../nbs/04c_inference.ipynb #024593ae
 def load_weights(
     model, # a `PowderNet`
     weights, # a .safetensors file, or the weights read from one
@@ -95,6 +97,7 @@ def predict_tiles(
 
 PRED_COLS = ('AOR', 'HR', 'CI', 'Hall_time', 'p_flowable')   # what `predict_tiles` predicts per tile
 
+# %% ../nbs/04c_inference.ipynb #4cbd8dce
 def powder_predictions(
     tiles, # `predict_tiles` output
 )->pd.DataFrame:
@@ -114,6 +117,7 @@ def powder_means(
     g = pd.DataFrame(np.asarray(feats, np.float64)).groupby(np.asarray(names), sort=True).mean()
     return g.index.tolist(), g.to_numpy(np.float32)
 
+# %% ../nbs/04c_inference.ipynb #b47ad7b2
 @dataclass
 class Domain:
     "Where the training powders lie in the model's feature space, to tell a prediction from an extrapolation"
@@ -162,6 +166,7 @@ class Domain:
     # a `save`d file
     def load(cls, path): return cls(**{k: v.numpy() for k, v in load_file(str(path)).items()})
 
+# %% ../nbs/04c_inference.ipynb #c9c32993
 def fit_domain(
     model, # a trained `PowderNet`
     df, # records with a `split`
@@ -210,6 +215,7 @@ def evaluate_model(
             with atomic_write(out/f'{name}.csv', 'w') as f: tab.to_csv(f, index=False)
     return metrics
 
+# %% ../nbs/04c_inference.ipynb #72ec071c
 def _square_crops(
     img, # a 2-D image
 ):
@@ -218,6 +224,7 @@ def _square_crops(
     ys, xs = (np.linspace(0, n - s, -(-n // s)).round().astype(int) for n in (h, w))
     return [img[y:y + s, x:x + s] for y in ys for x in xs]
 
+# %% ../nbs/04c_inference.ipynb #090667ab
 def predict_files(
     model_dir, # a saved model (`save_model`)
     paths, # SEM images: files and/or folders (searched recursively); TIFF or PNG, 16-bit or 8-bit exports

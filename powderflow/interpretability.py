@@ -77,6 +77,7 @@ def cam_layer(
         for h in hooks: h.remove()
     return [c for c in convs if c in sides and sides[c] * stride >= size][-1]
 
+# %% ../nbs/07_interpretability.ipynb #c46b0062
 def blurred(
     x, # normalised tiles (B,1,H,W)
     sigma=None, # Gaussian sigma in pixels (default: side / 8)
@@ -85,6 +86,7 @@ def blurred(
     sigma = sigma or x.shape[-1] / 8
     return torch.from_numpy(np.stack([cv2.GaussianBlur(t[0].cpu().numpy(), (0, 0), sigma) for t in x]))[:, None].to(x)
 
+# %% ../nbs/07_interpretability.ipynb #77a73e7b
 def gradcam(
     model, # an `ExplainedNet`
     x, # normalised tiles (B,1,H,W)
@@ -97,6 +99,7 @@ def gradcam(
                                                           relu_attributions=False)
     return LayerAttribution.interpolate(cam, x.shape[-2:], 'bilinear')[:, 0].detach()
 
+# %% ../nbs/07_interpretability.ipynb #99ee6077
 def integrated_gradients(
     model, # an `ExplainedNet`
     x, # normalised tiles (B,1,H,W)
@@ -117,6 +120,7 @@ def integrated_gradients(
     torch.manual_seed(seed)
     return NoiseTunnel(ig).attribute(x, nt_type='smoothgrad', nt_samples=nt_samples, stdevs=stdev, **kw)[:, 0].detach()
 
+# %% ../nbs/07_interpretability.ipynb #d5218e3b
 def smoothgrad(
     model, # an `ExplainedNet`
     x, # normalised tiles (B,1,H,W)
@@ -132,6 +136,7 @@ def smoothgrad(
                                                   stdevs=stdev, target=target,
                                                   abs=False, additional_forward_args=(log_px,))[:, 0].detach()
 
+# %% ../nbs/07_interpretability.ipynb #c4f04b72
 def completeness_error(
     model, # an `ExplainedNet`
     x, # normalised tiles (B,1,H,W)
@@ -164,6 +169,7 @@ def randomization_cascade(
         out.append((name, copy.deepcopy(m).eval()))
     return out
 
+# %% ../nbs/07_interpretability.ipynb #5b6f1706
 def rank_correlation(
     a, # a map
     b, # another of the same shape
@@ -171,6 +177,7 @@ def rank_correlation(
     "Spearman rank correlation of two maps"
     return float(pd.Series(np.ravel(a)).corr(pd.Series(np.ravel(b)), method='spearman'))
 
+# %% ../nbs/07_interpretability.ipynb #179bc0f4
 def simulated_mask(
     data, # a `powderflow synth` folder
     image_path, # a record's image path (absolute or relative to it)
@@ -186,6 +193,7 @@ def simulated_mask(
             return render_tile(p, mag, prm['size'], np.random.default_rng(tile_seed))[1]
     raise KeyError(f'{image_path}: not a tile of {data}')
 
+# %% ../nbs/07_interpretability.ipynb #6b1ade02
 def mask_as_seen(
     mask, # a tile's particle mask
     cache_size, # cache side
@@ -196,6 +204,7 @@ def mask_as_seen(
     o = (cache_size - size) // 2
     return m[o:o + size, o:o + size]
 
+# %% ../nbs/07_interpretability.ipynb #523414d8
 def regions(
     mask, # boolean particle mask (H,W)
     rim=2, # half-width of the rim band, in pixels
@@ -207,6 +216,7 @@ def regions(
     return dict(particles=m.astype(bool), interior=m.astype(bool) & ~band, rims=band,
                 substrate=~m.astype(bool) & ~band)
 
+# %% ../nbs/07_interpretability.ipynb #e7e5f368
 def attribution_shares(
     attr, # attribution map (H,W)
     mask, # boolean particle mask (H,W)

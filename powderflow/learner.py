@@ -61,18 +61,21 @@ class EpochSeed(Callback):
         torch.manual_seed(s); random.seed(s); np.random.seed(s % 2**32)
         self.dls.train.rng = random.Random(s)
 
+# %% ../nbs/05_training.ipynb #4ef6d973
 class ResumableSaveModel(SaveModelCallback):
     "`SaveModelCallback` that ignores the epochs a resumed run skips"
     def __init__(self, skip=0, **kwargs): super().__init__(**kwargs); self.skip = skip
     def after_epoch(self):
         if self.epoch >= self.skip: super().after_epoch()
 
+# %% ../nbs/05_training.ipynb #a119f483
 class ResumableEarlyStopping(EarlyStoppingCallback):
     "`EarlyStoppingCallback` that ignores the epochs a resumed run skips"
     def __init__(self, skip=0, **kwargs): super().__init__(**kwargs); self.skip = skip
     def after_epoch(self):
         if self.epoch >= self.skip: super().after_epoch()
 
+# %% ../nbs/05_training.ipynb #20a28c74
 class Checkpoint(Callback):
     "After each epoch: weights, optimiser, epoch and the trackers' state under `last`, for resuming (written by rank 0 only)"
     order = EarlyStoppingCallback.order + 1
@@ -83,6 +86,7 @@ class Checkpoint(Callback):
                      wait=self.resumable_early_stopping.wait)
         with atomic_write(self.path/self.model_dir/'last.json', 'w') as f: json.dump(state, f)
 
+# %% ../nbs/05_training.ipynb #4f161811
 class RestoreTrackers(Callback):
     "Give the best-model and early-stopping trackers back the state they had when the run was interrupted"
     order = EarlyStoppingCallback.order + 1
@@ -103,6 +107,7 @@ class BF16Autocast(MixedPrecision):
         # bf16 has fp32's range: no loss scaling, so the scaler stays off
         self.autocast, self.learn.scaler, self.scales = torch.autocast(dev, dtype=torch.bfloat16), torch.amp.GradScaler(dev, enabled=False), []
 
+# %% ../nbs/05_training.ipynb #0fe8ca6b
 def make_learner(
     dls, # `powder_dataloaders`
     cfg: TrainConfig, # the run's configuration
@@ -120,6 +125,7 @@ def make_learner(
     if cfg.memory_format == 'channels_last' or (cfg.memory_format == 'auto' and gpu): learn.add_cb(ChannelsLast())
     return learn
 
+# %% ../nbs/05_training.ipynb #e797adba
 def fit(
     learn, # a `make_learner` Learner
     cfg: TrainConfig, # its configuration
@@ -145,6 +151,7 @@ def fit(
     else: learn.fit_one_cycle(cfg.epochs, cfg.lr, cbs=cbs, start_epoch=start)
     return learn
 
+# %% ../nbs/05_training.ipynb #b21654c9
 @patch
 def _broadcast(self: DistributedDL,
     t, # a list of ints
@@ -163,6 +170,7 @@ def _fingerprint(cfg, df):
                                                       'HR', 'split']]
                                           .astype(str).values.tolist()), default=list).encode()).hexdigest()[:16]
 
+# %% ../nbs/05_training.ipynb #c3314e22
 def _claim_run_folder(out, cfg, df, resume):
     "A run folder belongs to one configuration and data set: resume only that run, start afresh (clearing it) when asked; True if it is finished"
     fp, run_json, mdir = _fingerprint(cfg, df), out/'run.json', out/'models'
@@ -180,6 +188,7 @@ def _claim_run_folder(out, cfg, df, resume):
                                                      f, indent=1, default=list)
     return False
 
+# %% ../nbs/05_training.ipynb #8c3b5c23
 def _mark_finished(out, train_s):
     dist = torch.distributed.is_available() and torch.distributed.is_initialized()
     info = json.loads((out/'run.json').read_text()) | dict(finished=True, train_s=round(train_s, 1),
@@ -187,6 +196,7 @@ def _mark_finished(out, train_s):
                                                            backend=torch.distributed.get_backend() if dist else None)
     with atomic_write(out/'run.json', 'w') as f: json.dump(info, f, indent=1, default=list)
 
+# %% ../nbs/05_training.ipynb #53a63b83
 def rank0_first(device):
     "Under a distributed launch: a context in which rank 0 goes first (claiming the folder, caching) and the others wait"
     if num_distrib() <= 1: return contextlib.nullcontext()
@@ -194,6 +204,7 @@ def rank0_first(device):
     # starts the process group (gloo on CPU) if needed
     return PartialState(cpu=device.type == 'cpu').main_process_first()
 
+# %% ../nbs/05_training.ipynb #0de6223f
 @dataclass
 class TrainingRun:
     "What `run_training` gives back, the same on every process of a distributed run"
@@ -212,6 +223,7 @@ class TrainingRun:
 # the CSVs a run folder holds
 RUN_TABLES = ('tile_predictions', 'powder_predictions', 'baseline_predictions', 'metrics')
 
+# %% ../nbs/05_training.ipynb #37e83d73
 def run_training(
     records, # records CSV (native) or a validated records DataFrame
     cfg: TrainConfig, # the run's configuration
@@ -263,6 +275,7 @@ def run_training(
                  g in base.groupby('model', sort=False)}
     return TrainingRun(learn, cfg, df, images, scalers, train_s, tiles, per_powder, truth, metrics, baselines)
 
+# %% ../nbs/05_training.ipynb #b8fcadc6
 # `run_training`'s, on rank 0
 def _evaluate(learn, cfg, df, images, scalers, train_s, out, powders, cache_dir, finished):
     "Save the model, predict the test powders, score the model and the baselines, write the tables: the `TrainingRun`"
@@ -288,6 +301,7 @@ def _evaluate(learn, cfg, df, images, scalers, train_s, out, powders, cache_dir,
     if not finished: _mark_finished(out, train_s)
     return TrainingRun(learn, cfg, df, images, scalers, train_s, tiles, per_powder, truth, metrics, baselines)
 
+# %% ../nbs/05_training.ipynb #7af8b96b
 def metrics_table(
     metrics, # long metrics (`evaluate_predictions`)
     keys=KEY_METRICS, # the (target, metric) columns
@@ -341,6 +355,7 @@ def plot_parity(
     fig.tight_layout()
     return fig
 
+# %% ../nbs/05_training.ipynb #892ed713
 def plot_history(
     history_csv, # the run's history.csv (fastai's CSVLogger)
 ):

@@ -28,6 +28,7 @@ def hub_offline()->bool:
                                                                                             'TRANSFORMERS_OFFLINE'))
     return now or constants.HF_HUB_OFFLINE
 
+# %% ../nbs/04_model.ipynb #c6323adb
 def hub_reachable(
     url, # the address a download would go to
     timeout=HUB_TIMEOUT, # seconds, name lookup included
@@ -46,6 +47,7 @@ def hub_reachable(
     t = threading.Thread(target=connect, daemon=True); t.start(); t.join(timeout)
     return bool(ok)
 
+# %% ../nbs/04_model.ipynb #a12586ae
 def _weights_url(name):
     "Where timm would download `name`'s weights from: the Hugging Face Hub if it has them there, else the checkpoint's URL"
     from huggingface_hub import constants
@@ -54,6 +56,7 @@ def _weights_url(name):
                                                                           'weights for it')
     return f'{os.environ.get("HF_ENDPOINT") or constants.ENDPOINT}/{cfg.hf_hub_id}' if cfg.hf_hub_id else cfg.url
 
+# %% ../nbs/04_model.ipynb #86d6c688
 def cached_weights(
     name, # a timm model name, or one of `TORCHVISION_BACKBONES`
 )->Path|None:
@@ -73,6 +76,7 @@ def cached_weights(
     if url and (p := Path(torch.hub.get_dir())/'checkpoints'/Path(urlsplit(url).path).name).is_file(): return p
     return None
 
+# %% ../nbs/04_model.ipynb #b768fd33
 def _check_download(name, url, timeout):
     "Raise a `BackboneError` at once when offline mode is on, and within `timeout` seconds when `url` can't be reached"
     if hub_offline(): raise BackboneError(f'{name}: its ImageNet weights are not in the local cache, and '
@@ -81,7 +85,6 @@ def _check_download(name, url, timeout):
     if not hub_reachable(url, timeout): raise BackboneError(f'{name}: its ImageNet weights are not in the '
                                                             f'local cache, and {url} '
                                                             f'could not be reached within {timeout:g} s. ' + _WHAT_TO_DO.format(name=name))
-
 
 # %% ../nbs/04_model.ipynb #015abff7
 # the seed study's five
@@ -93,6 +96,7 @@ TORCHVISION_WEIGHTS = {'shufflenet_v2_x1_0': torchvision.models.ShuffleNet_V2_X1
 class BackboneError(ValueError):
     "An unknown backbone, missing pretrained weights, or a checkpoint of another backbone"
 
+# %% ../nbs/04_model.ipynb #7ed5b726
 def _load_state(path):
     path = Path(path)
     if not path.is_file(): raise BackboneError(f'{path}: no such weights file')
@@ -102,6 +106,7 @@ def _load_state(path):
     sd = torch.load(path, map_location='cpu', weights_only=True)
     return sd.get('state_dict', sd.get('model', sd)) if isinstance(sd, dict) else sd
 
+# %% ../nbs/04_model.ipynb #d1be462d
 def _torchvision_body(name, pretrained, weights, timeout):
     m = TORCHVISION_BACKBONES[name](weights=None)
     nf, m.fc = m.fc.in_features, nn.Identity()
@@ -118,6 +123,7 @@ def _torchvision_body(name, pretrained, weights, timeout):
                                                       f'{missing[:3]}, unexpected {unexpected[:3]})')
     return m, nf, 3
 
+# %% ../nbs/04_model.ipynb #bcfb9299
 def check_backbone(
     name, # a backbone name
 ):
@@ -127,6 +133,7 @@ def check_backbone(
                         f'{", ".join(TORCHVISION_BACKBONES)} '
                         f'(the seed study used {", ".join(SEED_BACKBONES)})')
 
+# %% ../nbs/04_model.ipynb #c0051e33
 def create_backbone(
     name='resnet18', # a timm model name, or 'shufflenet_v2_x1_0' (torchvision)
     pretrained=False, # ImageNet weights: from `weights`, else the local cache, else downloaded (if the hub can be reached)?
@@ -150,6 +157,7 @@ def create_backbone(
                                                + _WHAT_TO_DO.format(name=name)) from None
     return m, _n_features(m), 1
 
+# %% ../nbs/04_model.ipynb #e8fd531c
 def _load_timm_weights(m, name, weights):
     "Load a state dict into timm model `m` (one input channel, no classifier), strictly: a file of another model is an error"
     from timm.models import adapt_input_conv
@@ -166,6 +174,7 @@ def _load_timm_weights(m, name, weights):
                                                   f'unexpected {unexpected[:3]})')
     return m
 
+# %% ../nbs/04_model.ipynb #e4adc9ce
 def _n_features(m):
     "Width of the pooled output (for some models, e.g. MobileNetV3, a head convolution follows `num_features`)"
     return getattr(m, 'head_hidden_size', None) or m.num_features
@@ -199,6 +208,7 @@ class PowderNet(nn.Module):
         if self.mag is not None: f = torch.cat([f, self.mag(inputs)], 1)
         return self.heads(self.trunk(f))
 
+# %% ../nbs/04_model.ipynb #e51e01cf
 def powder_splitter(
     m, # a `PowderNet`
 ):

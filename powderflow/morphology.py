@@ -24,6 +24,7 @@ __all__ = ['SHAPE_MEASURES', 'MORPHOMETRY_FEATURES', 'MorphologyError', 'grey8',
 class MorphologyError(ValueError):
     "An image that gives nothing to measure, or a scale that is not a positive number; the message names the file"
 
+# %% ../nbs/02a_morphology.ipynb #a83feba7
 def grey8(
     img, # 2-D uint8 or uint16 image
     path='image', # its file, for messages
@@ -124,6 +125,7 @@ def _gradient(img8, sigma=1.0):
 # the 4-neighbourhood, as scipy's default binary structure
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
+# %% ../nbs/02a_morphology.ipynb #e495f97f
 def split_lobes(
     labels, # instance labels of the disc model (`power_labels`)
     centres, # the discs' centres (row, col), label i at index i - 1
@@ -208,6 +210,7 @@ def _calipers(hull):
     widths = np.abs(((p[None] - p[:, None]) * normal[:, None]).sum(-1)).max(1)
     return dmax, float(widths.min())
 
+# %% ../nbs/02a_morphology.ipynb #24e48ef1
 def _smooth_outline(c, k=5):
     "A pixel outline (n x 1 x 2) averaged over `k` neighbouring points, around the loop: the staircase of the pixel grid removed"
     p = c.reshape(-1, 2).astype(np.float32)
@@ -215,6 +218,7 @@ def _smooth_outline(c, k=5):
     ext = np.concatenate([p[-(k // 2):], p, p[:k // 2]])
     return np.stack([np.convolve(ext[:, i], np.ones(k) / k, 'valid') for i in range(2)], 1).astype(np.float32).reshape(-1, 1, 2)
 
+# %% ../nbs/02a_morphology.ipynb #7e695562
 def measure_particles(
     labels, # instance label image (0 = substrate)
     img8=None, # the image, for the surface roughness (None: no roughness)
@@ -273,6 +277,7 @@ def weighted_quantiles(
     cum = (np.cumsum(w) - w / 2) / w.sum()
     return np.interp(qs, cum, v)
 
+# %% ../nbs/02a_morphology.ipynb #5d071172
 def median_interval(
     values, # a sample
     level=0.95, # coverage
@@ -284,6 +289,7 @@ def median_interval(
     lo = int(binom.ppf((1 - level) / 2, n, 0.5))   # 1-based rank lo and n + 1 - lo bound the median
     return float(v[max(lo - 1, 0)]), float(v[min(n - lo, n - 1)])
 
+# %% ../nbs/02a_morphology.ipynb #b28faac8
 def powder_statistics(
     particles, # `measure_particles` rows of one or more images, with `powder_name` and `image`
 )->pd.DataFrame:
@@ -354,6 +360,7 @@ def _check_scale(value, name):
                                                              'positive number')
     return v
 
+# %% ../nbs/02a_morphology.ipynb #7edf298c
 def measure_image(
     path, # an SEM image
     pixel_size_um=None, # pixel size where the file gives no scale
@@ -376,6 +383,7 @@ def _write_labels(path, labels):
         tifffile.imwrite(f, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32),
                          compression='zlib')
 
+# %% ../nbs/02a_morphology.ipynb #c24a19d3
 def morphology_files(
     paths, # SEM images: files, folders (searched recursively) or globs; TIFF or PNG, 16-bit or 8-bit
     out, # output folder
@@ -444,6 +452,7 @@ def measure_tile(
                                    n_particles=int((~t.border).sum()),
                                    n_border=int(t.border.sum()))
 
+# %% ../nbs/02a_morphology.ipynb #8a065c9b
 def measure_tiles(
     paths, # image files (their scale from their metadata)
     cache_dir=None, # folder that keeps `morphology_particles.csv` and `morphology_images.csv` between calls
@@ -475,6 +484,7 @@ MORPHOMETRY_FEATURES = ('log_D50', 'span', 'log_Dv50', 'circularity_mean', 'log_
                         'roughness_mean', 'satellites_mean', 'coverage', 'log_particles_per_image',
                         'border_share')
 
+# %% ../nbs/02a_morphology.ipynb #d913ce70
 def powder_features(
     particles, # particle rows with `image` and `powder_name`
     images, # image rows (`measure_tiles`) with `powder_name`
@@ -511,6 +521,7 @@ def via_labels(
     for i, p in enumerate(sorted(polys, key=lambda p: -abs(cv2.contourArea(p.astype(np.float32)))), 1): cv2.fillPoly(labels, [p], i)
     return labels
 
+# %% ../nbs/02a_morphology.ipynb #dacc03d1
 def match_instances(
     truth, # true instance labels
     pred, # predicted instance labels
@@ -592,6 +603,7 @@ def _matched_pairs(truth, pred):
     i, j = np.nonzero(inter[1:, 1:] / (at[1:, None] + ap[None, 1:] - inter[1:, 1:]).clip(1) > 0.5)
     return np.stack([at[1:][i], ap[1:][j]], 1).astype(float)
 
+# %% ../nbs/02a_morphology.ipynb #cd9ed1ef
 def annotated_check(
     folder, # the images
     annotations, # VIA project JSON with every particle outlined
@@ -644,6 +656,7 @@ def contacts(
     df['share'] = df.edges / df.groupby('label').edges.transform('sum')
     return df[df.neighbour > 0].reset_index(drop=True)
 
+# %% ../nbs/02a_morphology.ipynb #2bf3fafd
 def radial_spectrum(
     img8, # 8-bit image
     bins=40, # frequency bins (log-spaced, 1/256 to 1/2 cycles per pixel)
@@ -660,6 +673,7 @@ def radial_spectrum(
     power = np.bincount(k[ok], p.ravel()[ok], bins) / np.maximum(np.bincount(k[ok], minlength=bins), 1)
     return np.sqrt(edges[:-1] * edges[1:]), power / power.sum()
 
+# %% ../nbs/02a_morphology.ipynb #869bb980
 def field_summary(
     img8, # 8-bit image
     labels, # its instance labels

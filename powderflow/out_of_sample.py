@@ -27,6 +27,7 @@ def default_holdout(
         if hit: names.append(hit[0])
     return names or sorted(powders.name)[:2]
 
+# %% ../nbs/08_out_of_sample.ipynb #0d48c9c9
 def tile_interval(
     values, # one powder's per-tile predictions
     n_boot=2000, # bootstrap resamples of its tiles
@@ -36,6 +37,7 @@ def tile_interval(
     v = np.asarray(values, float)
     return tuple(np.percentile(v[np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))].mean(1), [2.5, 97.5]))
 
+# %% ../nbs/08_out_of_sample.ipynb #c855e55e
 def holdout_report(
     res, # `run_training` result with the held-out powders in split 'holdout'
     records, # all records
@@ -97,6 +99,7 @@ def random_tile_split(
     return pd.Series(np.where(r < test_pct, 'test', np.where(r < test_pct + valid_pct, 'valid', 'train')),
                      index=records.index, name='split')
 
+# %% ../nbs/08_out_of_sample.ipynb #38bd6dd9
 def leakage_comparison(
     records, # validated records
     cfg, # the `TrainConfig` of the cross-validated model
@@ -119,6 +122,7 @@ def leakage_comparison(
                                                                                      '(honest)'), leaky],
                      ignore_index=True)
 
+# %% ../nbs/08_out_of_sample.ipynb #69ef4cea
 def magnification_ablation(
     records, # validated records
     cfg, # the `TrainConfig` of the cross-validated model (with magnification)

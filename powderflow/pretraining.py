@@ -58,6 +58,7 @@ def cached_pixel_size_um(
     widths = {p: tifffile.TiffFile(p).pages[0].shape[1] for p in dict.fromkeys(map(str, df.image_path))}
     return px * np.array([widths[str(p)] for p in df.image_path]) / side
 
+# %% ../nbs/04a_pretraining.ipynb #1ea05518
 def descriptor_targets(
     powders, # rows of powder descriptors (`pretraining_powders`), one per tile
     px, # each tile's cached pixel size (um)
@@ -67,6 +68,7 @@ def descriptor_targets(
                             powders.roughness, powders.sigma,
                             np.log(powders.d50_um.to_numpy(float) / px)]).astype(np.float32)
 
+# %% ../nbs/04a_pretraining.ipynb #55eaa8d7
 def _render_pretraining_tile(job, tile=256, side=144, pipeline='PC'):
     "Worker: one tile of one powder, converted and resized"
     row, mag, k, seed = job
@@ -75,6 +77,7 @@ def _render_pretraining_tile(job, tile=256, side=144, pipeline='PC'):
     img, _, _ = render_tile(p, mag, tile, np.random.default_rng([seed, k, mag]))
     return cv2.resize(convert(img, pipeline), (side, side), interpolation=cv2.INTER_AREA)
 
+# %% ../nbs/04a_pretraining.ipynb #0197103f
 def pretraining_set(
     powders, # `pretraining_powders`
     tiles_per_mag=2, # tiles per powder and magnification
@@ -140,6 +143,7 @@ class PretrainConfig:
     @property
     def cache_size(self): return self.size + 2 * (self.size // 16)
 
+# %% ../nbs/04a_pretraining.ipynb #b10854cb
 def pretrain_config(
     profile='quick', # 'tiny', 'quick' or 'full'
     **overrides, # `PretrainConfig` fields to change
@@ -158,6 +162,7 @@ def save_pretrained(
     return save_model_folder(folder, net.state_dict(),
                              dict(asdict(cfg), descriptors=list(DESCRIPTORS), train_s=train_s))
 
+# %% ../nbs/04a_pretraining.ipynb #217a4073
 def load_pretrained(
     folder, # a `save_pretrained` folder
 )->tuple[DescriptorNet, PretrainConfig]:

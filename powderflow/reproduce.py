@@ -27,6 +27,7 @@ STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology',
 class StudyError(RuntimeError):
     "A notebook of the study failed (its name, the cell and the error are in the message), or the study's notebooks are missing"
 
+# %% ../nbs/95_reproduce.ipynb #282970d4
 def find_notebooks(
     nbs=None, # the folder of the numbered notebooks (default: $POWDERFLOW_NBS, the source checkout's nbs/, or ./nbs)
     names=STUDY_NOTEBOOKS, # the notebooks that must be there
@@ -57,6 +58,7 @@ def data_fingerprint(
         h.update(f'{p}:{q.stat().st_size if q.exists() else -1}'.encode())
     return h.hexdigest()[:16]
 
+# %% ../nbs/95_reproduce.ipynb #915b402c
 def _versions():
     out = {'python': platform.python_version()}
     for p in PACKAGES:
@@ -64,6 +66,7 @@ def _versions():
         except metadata.PackageNotFoundError: out[p] = None
     return out
 
+# %% ../nbs/95_reproduce.ipynb #a876891c
 def _git(
     cwd, # a folder in the checkout
     out=None, # the figures folder (its own changes do not count as local changes)
@@ -76,6 +79,7 @@ def _git(
     return dict(commit=head.stdout.strip(),
                 dirty=bool(git('status', '--porcelain', '--untracked-files=no', '--', str(Path(cwd).resolve().parent), *skip).stdout.strip()))
 
+# %% ../nbs/95_reproduce.ipynb #01eeaf57
 def device_info(
     device=None, # 'cpu', 'cuda', ... or None (a GPU if there is one)
 ):
@@ -87,6 +91,7 @@ def device_info(
                 cpu_capability=torch.backends.cpu.get_cpu_capability(),
                 cpu_cores=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform())
 
+# %% ../nbs/95_reproduce.ipynb #19214254
 def cpu_model()->str:
     "The CPU's model name (Linux: /proc/cpuinfo; elsewhere what `platform` knows)"
     try:
@@ -100,6 +105,7 @@ def _params_of(nb):
     import papermill as pm
     return set(pm.inspect_notebook(str(nb)))
 
+# %% ../nbs/95_reproduce.ipynb #92716396
 def write_manifest(
     manifest, # the manifest dict
     out, # the figures folder
@@ -107,6 +113,7 @@ def write_manifest(
     "Write `out/manifest.json` atomically"
     with atomic_write(Path(out)/'manifest.json', 'w') as f: json.dump(manifest, f, indent=1, default=str)
 
+# %% ../nbs/95_reproduce.ipynb #59096245
 def run_study(
     profile='tiny', # 'tiny', 'quick' or 'full'
     out=None, # figures and tables (default: figures/, or {run}/figures for tiny)
@@ -145,7 +152,8 @@ def run_study(
     t_all, started_ns = time.time(), time.time_ns()
     for i, name in enumerate(names, 1):
         src, dst = nbs/f'{name}.ipynb', run/'notebooks'/f'{name}.ipynb'
-        p = {k: v for k, v in params.items() if k in _params_of(src)} | ({'out_dir': str(staging)} if 'out_dir' in params else {})
+        takes = _params_of(src)   # a notebook gets the parameters it has, and no others (papermill would warn)
+        p = {k: v for k, v in params.items() if k in takes} | ({'out_dir': str(staging)} if 'out_dir' in takes else {})
         print(f'[{i}/{len(names)}] {name} ...', end='\n' if progress else ' ', flush=True)
         t0 = time.time()
         try: _execute(pm, src, dst, p, nbs, kernel, progress)
@@ -172,6 +180,7 @@ def run_study(
     if notebook_outputs: copy_outputs(run/'notebooks', nbs, names)
     return manifest
 
+# %% ../nbs/95_reproduce.ipynb #cf983df9
 def _execute(pm, src, dst, params, cwd, kernel, progress):
     "papermill on one notebook, its kernel on IPC sockets in a temporary folder (TCP on Windows, which has no IPC transport)"
     import tempfile
@@ -184,6 +193,7 @@ def _execute(pm, src, dst, params, cwd, kernel, progress):
         finally:
             if km.has_kernel: km.shutdown_kernel(now=True)
 
+# %% ../nbs/95_reproduce.ipynb #e615ed25
 def publish(
     staging, # the run's figures folder
     out, # where the study's figures go
@@ -203,6 +213,7 @@ def publish(
             if p.is_file() and p.name not in names and p.name != 'README.md' and _is_study_file(p.name): p.unlink()
     return [out/p.name for p in fresh]
 
+# %% ../nbs/95_reproduce.ipynb #c2a7c2eb
 def _is_study_file(name):
     try: describe(name); return True
     except KeyError: return False
@@ -307,6 +318,7 @@ def describe(
         if key in FIGURES: return FIGURES[key]
     raise KeyError(f'{filename}: not described in FIGURES (powderflow.reproduce); add a line for it')
 
+# %% ../nbs/95_reproduce.ipynb #6422f875
 def write_figures_readme(
     out, # figures folder
     manifest, # `run_study`'s manifest

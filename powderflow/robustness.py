@@ -23,6 +23,7 @@ def _range(img):
     lo, hi = np.percentile(img, (1, 99))
     return float(lo), float(max(hi - lo, 1))
 
+# %% ../nbs/06_robustness.ipynb #d17edb73
 def gaussian_noise(
     img, # uint16 tile
     s, # noise sd as a fraction of its 1-99 % range
@@ -33,6 +34,7 @@ def gaussian_noise(
     lo, span = _range(img)
     return np.clip(img + rng.normal(0, s * span, img.shape), 0, 65535).astype(np.uint16)
 
+# %% ../nbs/06_robustness.ipynb #6f9e0a94
 def dose_reduction(
     img, # uint16 tile
     s, # 0 (full dose) to 1 (none)
@@ -45,6 +47,7 @@ def dose_reduction(
     u = np.clip((img.astype(np.float64) - lo) / span, 0, None)
     return np.clip(lo + rng.poisson(u * e) / e * span, 0, 65535).astype(np.uint16)
 
+# %% ../nbs/06_robustness.ipynb #ebe2ac11
 def blur(
     img, # uint16 tile
     s, # blur sd in pixels
@@ -53,6 +56,7 @@ def blur(
     "Gaussian blur (defocus)"
     return img if s == 0 else cv2.GaussianBlur(img, (0, 0), s)
 
+# %% ../nbs/06_robustness.ipynb #a8f5e821
 def gamma_shift(
     img, # uint16 tile
     s, # gamma - 1
@@ -64,6 +68,7 @@ def gamma_shift(
     u = np.clip((img.astype(np.float64) - lo) / span, 0, 1)
     return np.clip(lo + u ** (1 + s) * span, 0, 65535).astype(np.uint16)
 
+# %% ../nbs/06_robustness.ipynb #57eee8e8
 def jpeg(
     img8, # uint8 image
     s, # 100 - quality
@@ -74,6 +79,7 @@ def jpeg(
     ok, buf = cv2.imencode('.jpg', img8, [cv2.IMWRITE_JPEG_QUALITY, int(100 - s)])
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
+# %% ../nbs/06_robustness.ipynb #8aa7225f
 def png_roundtrip(
     img8, # uint8 image
     s, # ignored
@@ -111,6 +117,7 @@ def prepared_images(
                               degrade8=degrade if stage == '8-bit' else None)
     return out
 
+# %% ../nbs/06_robustness.ipynb #dc1b557e
 def with_intervals(
     metrics, # `evaluate_predictions` output
     per, # the per-powder predictions
@@ -121,6 +128,7 @@ def with_intervals(
     return metrics.merge(intervals_of(per, truth, seed=seed)[['target', 'metric', 'lo', 'hi']], how='left',
                          on=['target', 'metric'])
 
+# %% ../nbs/06_robustness.ipynb #11bf8142
 def robustness_curves(
     model_dir, # a saved model
     records, # its test records
@@ -139,6 +147,7 @@ def robustness_curves(
 
 LOWER_IS_BETTER = ('MAE', 'RMSE', 'MAPE', 'MedAE', 'Brier')
 
+# %% ../nbs/06_robustness.ipynb #beb01ec4
 def tolerance_table(
     curves, # `robustness_curves`
     loss=0.10, # relative loss that counts
@@ -162,6 +171,7 @@ def tolerance_table(
                          severity_at_10pct_loss=(first.iloc[0] if len(first) else 'none') if measurable else 'not measurable'))
     return pd.DataFrame(rows)
 
+# %% ../nbs/06_robustness.ipynb #a9e31082
 def plot_robustness(
     curves, # `robustness_curves`
 ):
@@ -195,6 +205,7 @@ def cross_pipeline(
             rows.append(with_intervals(evaluate_predictions(per, truth, cfg.backbone, 'powder'), per, truth).assign(train_method=train_m, test_method=test_m))
     return pd.concat(rows, ignore_index=True)
 
+# %% ../nbs/06_robustness.ipynb #9cbf69b1
 def plot_cross_pipeline(
     grid, # `cross_pipeline` output
     target='AOR', # the target to show
@@ -221,6 +232,7 @@ def robustness_subset(
     "The first `tiles_per_mag` tiles (in record order) of each powder at each magnification"
     return records.groupby(['powder_name', 'magnification'], sort=False).head(tiles_per_mag).reset_index(drop=True)
 
+# %% ../nbs/06_robustness.ipynb #da9c5de9
 def probe_robustness(
     net, # a pretrained `DescriptorNet` (`pretraining`)
     pcfg, # its `PretrainConfig`
@@ -285,6 +297,7 @@ def probe_tolerance(
                             severity_at_10pct_loss=('none' if np.isnan(first) else first) if measurable else 'not measurable'))
     return pd.DataFrame(curves), pd.DataFrame(tol)
 
+# %% ../nbs/06_robustness.ipynb #9f471950
 def plot_probe_robustness(
     curves, # `probe_tolerance` curves
     reference, # {(target, metric): mean baseline}

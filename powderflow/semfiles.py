@@ -22,6 +22,7 @@ MAX_PIXEL_SIZE_UM = 20.
 class MetadataError(ValueError):
     "Vendor metadata that is malformed or contradicts itself, or a scale that is not a positive number; the message names the file and key"
 
+# %% ../nbs/01a_sem_files.ipynb #7dcb66d0
 def _positive(value, path, key):
     "`value` as a positive float, else a `MetadataError` naming `path` and `key`"
     try: v = float(value)
@@ -30,6 +31,7 @@ def _positive(value, path, key):
                                                          'positive number')
     return v
 
+# %% ../nbs/01a_sem_files.ipynb #6c7f0f42
 def magnification_from_pixel_size(
     pixel_size_um, # size of one pixel, um
     width_px, # image width in pixels
@@ -118,6 +120,7 @@ def _resolution_scale(tags):
     px = um_per_unit * den / num
     return dict(pixel_size_um=px, scale_source='TIFF resolution tags') if px <= MAX_PIXEL_SIZE_UM else {}
 
+# %% ../nbs/01a_sem_files.ipynb #8c66b622
 def tiff_scale(
     tif, # an open `tifffile.TiffFile`
     path='image', # the file, for messages
@@ -134,6 +137,7 @@ def tiff_scale(
     if s := sidecar_scale(path): return own | s
     return own | _resolution_scale(tif.pages[0].tags)
 
+# %% ../nbs/01a_sem_files.ipynb #c027e419
 def complete_scale(
     meta, # what the file said (`tiff_scale`), plus anything given
     width_px, # image width in pixels (the data bar removed)
@@ -183,6 +187,7 @@ def detect_data_bar(
     rows = h - top
     return rows if min_rows <= rows <= limit else 0
 
+# %% ../nbs/01a_sem_files.ipynb #bb0c99a4
 def drop_data_bar(
     img, # 2-D image as read
     meta, # its metadata (`tiff_scale`): `imaged_height_px` if the vendor says where the image ends
@@ -221,6 +226,7 @@ def image_files(
                                           f'{", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}')
     return files
 
+# %% ../nbs/01a_sem_files.ipynb #0c4862d9
 def powder_of(
     image, # an image file
     given, # the file or folder the user gave that led to it
@@ -234,6 +240,7 @@ def powder_of(
     while MAGNIFICATION_FOLDER.match(d.name) and d.parent != d: d = d.parent
     return d.name
 
+# %% ../nbs/01a_sem_files.ipynb #9a30323f
 def _grey(img, path):
     "A 2-D image from greyscale, or from RGB(A) whose colour channels are equal (grey saved as colour); else a `ValueError`"
     if img.ndim == 3 and img.shape[-1] in (3, 4):
@@ -243,6 +250,7 @@ def _grey(img, path):
         img = np.ascontiguousarray(rgb[..., 0])
     return img
 
+# %% ../nbs/01a_sem_files.ipynb #814a64dc
 def read_micrograph(
     path, # an SEM image: TIFF (8 or 16-bit, vendor metadata read) or PNG (8 or 16-bit)
     pixel_size_um=None, # the pixel size if the file does not say (the file's own statement wins)

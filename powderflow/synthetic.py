@@ -98,6 +98,7 @@ _Z90 = 1.2815515655446004  # standard normal quantile at 0.9
 class SynthError(ValueError):
     "An impossible simulator parameter; the message names it"
 
+# %% ../nbs/02_synthetic.ipynb #1176a5f1
 @dataclass(frozen=True)
 class Powder:
     "A metal powder: what it is made of, how, and its particles"
@@ -144,6 +145,7 @@ def _pick(rng, weights: dict):
     keys = list(weights); p = np.array([weights[k] for k in keys], float)
     return keys[rng.choice(len(keys), p=p / p.sum())]
 
+# %% ../nbs/02_synthetic.ipynb #4cc8e319
 def sample_powder(
     rng, # numpy Generator
     name=None, # name (default: material code, route code and D50, e.g. 'Cu-GA-32')
@@ -196,6 +198,7 @@ class LabelModel:
     noise_hr: float = 0.02    # measurement noise (sd)
     noise_hall: float = 0.04  # measurement noise, relative (sd)
 
+# %% ../nbs/02_synthetic.ipynb #746e41a3
 def bond_number(
     p: Powder, # a powder
     m=LabelModel(), # the label model's constants
@@ -204,6 +207,7 @@ def bond_number(
     d_eff = math.sqrt(p.d10_um * p.d50_um)
     return m.rho_ref / p.density * (m.d_ref_um / d_eff) ** 2 * (1 + m.k_rough * p.roughness)
 
+# %% ../nbs/02_synthetic.ipynb #24b2cddc
 def true_labels(
     p: Powder, # a powder
     m=LabelModel(), # the label model's constants
@@ -218,6 +222,7 @@ def true_labels(
     return dict(AOR=aor, HR=hr, bulk_density=rho_bulk / 1000, bond=bond_number(p, m),
                 hall_s=0.05 / w * (1 + m.t_bo * bond_number(p, m)))
 
+# %% ../nbs/02_synthetic.ipynb #8a8dd0ef
 def measure(
     p: Powder, # a powder
     rng, # numpy Generator
@@ -242,6 +247,7 @@ _OTHER_MAGS = ((400, 700, 1000), (500, 700, 1000), (600, 1000, 1500), (500, 1000
 def _magnifications(rng):
     return MAGNIFICATIONS if rng.random() < 0.8 else _OTHER_MAGS[rng.integers(len(_OTHER_MAGS))]
 
+# %% ../nbs/02_synthetic.ipynb #e3021295
 def default_powders(
     seed=0, # seed of the draw
     n_flowable=21, # powders that flow through the Hall funnel
@@ -286,6 +292,7 @@ def plot_labels(
     fig.tight_layout()
     return fig
 
+# %% ../nbs/02_synthetic.ipynb #883410db
 def label_summary(
     df, # powders with AOR, HR, Hall_time
 ):
@@ -335,6 +342,7 @@ def tile_pixel_size_um(
     "Pixel size (um) of a tile cut from a `frame_px`-wide micrograph at `magnification`"
     return float(field_width_um(magnification)) / frame_px
 
+# %% ../nbs/02_synthetic.ipynb #be0cabbd
 def _outline(route, sphericity, theta, rng):
     "Outline radius, relative to the particle's radius, at angles `theta`"
     irr = 1 - sphericity
@@ -349,9 +357,11 @@ def _outline(route, sphericity, theta, rng):
     phase = rng.uniform(0, 2 * np.pi, len(ks))
     return np.clip(1 + sum(ai * np.cos(k * theta + ph) for ai, k, ph in zip(a, ks, phase)), 0.25, 2.0)
 
+# %% ../nbs/02_synthetic.ipynb #da67ae78
 def _box(cy, cx, ext, size):
     return max(int(cy) - ext, 0), min(int(cy) + ext + 1, size), max(int(cx) - ext, 0), min(int(cx) + ext + 1, size)
 
+# %% ../nbs/02_synthetic.ipynb #519aeb38
 def _particle(Z, mask, cy, cx, r, p, rng, labels=None, pid=0):
     "Draw one particle (and its satellites) into the height map `Z`, the particle mask and (where on top) its id into `labels`"
     size, n_sat = Z.shape[0], 0
@@ -390,6 +400,7 @@ def _particle(Z, mask, cy, cx, r, p, rng, labels=None, pid=0):
         np.maximum(Z[sy0:sy1, sx0:sx1], zs, out=Z[sy0:sy1, sx0:sx1]); mask[sy0:sy1, sx0:sx1] |= q > 0
     return n_sat
 
+# %% ../nbs/02_synthetic.ipynb #d9051ee2
 def render_tile(
     p: Powder, # the powder
     magnification, # SEM magnification
@@ -499,6 +510,7 @@ def mag_label(
     "The seed study's folder name of a magnification: 500 -> '0.5k', 1000 -> '1k', 1500 -> '1.5k'"
     return f'{magnification / 1000:g}k'
 
+# %% ../nbs/02_synthetic.ipynb #0fc7e29a
 def profile_params(
     profile='tiny', # 'tiny', 'quick' or 'full'
     **overrides, # any of their keys, to change
@@ -520,6 +532,7 @@ def profile_params(
                                                                                 f'38, not {prm["n_powders"]}')
     return prm
 
+# %% ../nbs/02_synthetic.ipynb #afb26e18
 def select_powders(
     powders, # the default set
     n=None, # how many (None: all)
@@ -529,6 +542,7 @@ def select_powders(
     fl, nf = powders[powders.flowable], powders[~powders.flowable]
     return pd.concat([fl.head((n + 1) // 2), nf.head(n // 2)]).sort_index()
 
+# %% ../nbs/02_synthetic.ipynb #124732ed
 def tile_jobs(
     powders, # selected powders
     prm, # profile parameters
@@ -561,12 +575,14 @@ def _render_job(job, out=None, size=256):
 
 _OUTPUTS = ('tiles', 'seed', 'records.csv', 'powders.csv')  # what `synthesize` writes besides its manifest
 
+# %% ../nbs/02_synthetic.ipynb #9773bb06
 def _read_manifest(path):
     try: m = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise FileExistsError(f'{path}: not a readable '
                                                                                   f'manifest ({e})') from None
     return m if isinstance(m, dict) and m.get('generator') == 'powderflow.synthetic' else None
 
+# %% ../nbs/02_synthetic.ipynb #89b015c3
 def _check_manifest(out, manifest, overwrite):
     "Refuse a folder that holds anything but this data set (a different one only with `overwrite`); record this one"
     path = out/'manifest.json'
@@ -578,9 +594,11 @@ def _check_manifest(out, manifest, overwrite):
                               'or new folder')
     if old is not None and old.get('fingerprint') != manifest['fingerprint']:
         if not overwrite:
+            older = (f'; it was written by version {old.get("version")} of the simulator, this is version '
+                     f'{manifest["version"]}' if old.get('version') != manifest['version'] else '')
             raise FileExistsError(f'{out}: holds a different data set (profile {old.get("profile")}, seed '
-                                  f'{old.get("seed")}, '
-                                  f'{old.get("params")}); use another folder or overwrite=True')
+                                  f'{old.get("seed")}, {old.get("params")}{older}); use another folder, or '
+                                  'overwrite=True to replace it')
         import shutil  # a different data set of ours: remove all of it before anything new is written
         for name in _OUTPUTS:
             p = out/name
@@ -588,6 +606,7 @@ def _check_manifest(out, manifest, overwrite):
             else: p.unlink(missing_ok=True)
     with atomic_write(path, 'w') as f: json.dump(manifest, f, indent=1)
 
+# %% ../nbs/02_synthetic.ipynb #a7c07a09
 def synthesize(
     out, # output folder
     profile='tiny', # 'tiny', 'quick' or 'full' (see `PROFILES`)
@@ -626,6 +645,7 @@ def seed_row_col(
     "The seed's tile name for tile `tile_id`: tiles fill a frame row by row"
     return f'Tile_r{tile_id // cols:03d}_c{tile_id % cols:03d}.tiff'
 
+# %% ../nbs/02_synthetic.ipynb #a3572c74
 def write_seed_format(
     out, # the data folder
     records, # its records

@@ -45,6 +45,7 @@ def read_spectra_records(
             raise SpectraError(f'{path}: line {csv_rows(bad, 1)}: {c} {df[c][bad].iloc[0]} does not exist' + (f' ({bad.sum()} files missing)' if bad.sum() > 1 else ''))
     return df
 
+# %% ../../nbs/09b_spectra_data.ipynb #1d16c958
 def split_by_specimen(
     df, # records
     train=('1',), # specimens to train on (a share of them validates)
@@ -102,6 +103,7 @@ def load_images(
                                                                                       f'({type(e).__name__}: {e})') from None
     return out
 
+# %% ../../nbs/09b_spectra_data.ipynb #d2e00d0a
 def load_spectra(
     df, # records with absolute `spectra_path`
     shape=(SPECTRA_GRID[0] * SPECTRA_GRID[1], N_POINTS), # what every file must hold
@@ -130,6 +132,7 @@ class SpectraDataset(torch.utils.data.Dataset):
         j = self.idxs[i]
         return torch.from_numpy(self.images[j]), torch.from_numpy(self.spectra[j]), torch.tensor([self.targets[j]], dtype=torch.float32)
 
+# %% ../../nbs/09b_spectra_data.ipynb #babda9ba
 class SpectraAugment:
     "On the device, per batch: flips of the image and its spectra grid together (train only), then the image to float 0..1"
     def __init__(self, train=True, grid=SPECTRA_GRID): self.train, self.grid = train, tuple(grid)
@@ -147,6 +150,7 @@ class SpectraAugment:
             s = g.reshape(s.shape)
         return x, s, y
 
+# %% ../../nbs/09b_spectra_data.ipynb #662a8c47
 def spectra_dataloaders(
     images, # uint8 RGB, records x 3 x S x S
     spectra, # float32, records x 24 x points

@@ -21,6 +21,7 @@ N_POINTS = 1600            # points per spectrum
 class MetalloError(ValueError):
     "A Metallo data folder that can't be read as it should be; the message names the file and the key"
 
+# %% ../../nbs/09c_metallo.ipynb #dffa6946
 def image_spectra_indices(
     n, # the image's number, 1..32 (its file is n.png)
 )->np.ndarray:
@@ -39,6 +40,7 @@ def _key(t):
     try: return f'{float(t):.12g}'
     except ValueError: return t
 
+# %% ../../nbs/09c_metallo.ipynb #c6e32e5e
 def read_dos(
     path, # a slice's dos-dictionary.csv
 )->dict:
@@ -65,6 +67,7 @@ def read_dos(
 # %% ../../nbs/09c_metallo.ipynb #ac9de4df
 def _natural(p): return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', Path(p).name)]
 
+# %% ../../nbs/09c_metallo.ipynb #d04f6453
 def read_metallo(
     root, # the Metallo data folder: one folder per slice
 )->pd.DataFrame:
@@ -96,6 +99,7 @@ def read_metallo(
                                  spectra_path=str(spectra.absolute()), target=dos[_key(tp.name)]))
     return pd.DataFrame(rows)
 
+# %% ../../nbs/09c_metallo.ipynb #57823f8a
 def grid_spectra(
     src, # a time point's spectrum.npy, or its folder of per-spectrum CSV files
 )->np.ndarray:
@@ -122,6 +126,7 @@ def grid_spectra(
                                                     f'{np.flatnonzero(~np.isfinite(a).all(1))[0]}')
     return a.astype(np.float32, copy=False)
 
+# %% ../../nbs/09c_metallo.ipynb #2adabcbd
 def load_metallo_spectra(
     df, # `read_metallo` records
 )->np.ndarray:

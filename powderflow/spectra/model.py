@@ -31,6 +31,7 @@ class RegressionHead(nn.Sequential):
         super().__init__(nn.LayerNorm(n_in), nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout),
                          nn.Linear(hidden, 1))
 
+# %% ../../nbs/09d_spectra_model.ipynb #d8c1815b
 class SpectraCNN(nn.Sequential):
     "Simple fusion's spectra encoder: the 24 spectra as input channels of a strided 1D CNN, pooled"
     def __init__(self, n_spectra=24, width=32, n_out=128):
@@ -40,11 +41,13 @@ class SpectraCNN(nn.Sequential):
                                                  nn.BatchNorm1d(b), nn.GELU())]
         super().__init__(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten())
 
+# %% ../../nbs/09d_spectra_model.ipynb #dd425637
 # depthwise-separable 1D convolution: one filter per channel, then a 1 x 1 mix
 def _ds_block(a, b, k, stride):
     return nn.Sequential(nn.Conv1d(a, a, k, stride=stride, padding=k // 2, groups=a), nn.Conv1d(a, b, 1),
                          nn.BatchNorm1d(b), nn.GELU())
 
+# %% ../../nbs/09d_spectra_model.ipynb #6779a9f6
 class GridSpectraEncoder(nn.Module):
     "Attention fusion's spectra encoder: one token per spectrum (shared depthwise-separable CNN), laid out on the measurement grid"
     def __init__(self, d_model=64, grid=SPECTRA_GRID, width=16):
@@ -66,6 +69,7 @@ class GridSpectraEncoder(nn.Module):
         t = t + self.mix(t.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         return t.reshape(B, n, -1)
 
+# %% ../../nbs/09d_spectra_model.ipynb #fdd9e01d
 class SpatialAttention(nn.Module):
     "A map in 0..1 over the feature map from its channel mean and max (7 x 7 conv), multiplied in"
     def __init__(self): super().__init__(); self.conv = nn.Conv2d(2, 1, 7, padding=3)
@@ -177,6 +181,7 @@ class SpectraNet(nn.Module):
         model.load_state_dict(weights, strict=True)
         return model.eval()
 
+# %% ../../nbs/09d_spectra_model.ipynb #9c4893f8
 def spectra_splitter(
     m, # a `SpectraNet`
 ):

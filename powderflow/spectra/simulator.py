@@ -52,6 +52,7 @@ REFERENCES = {  # unit-height reference spectra of the two phases and of the bou
     'oxide': _bands((670, 35, 1.0), (1310, 60, 0.6)),
 }
 
+# %% ../../nbs/09a_spectra_simulator.ipynb #43091066
 def grain_map(
     n_px, # side of the square field in pixels
     grain_um, # mean grain diameter (um): sets the number of seeds
@@ -64,6 +65,7 @@ def grain_map(
     yy, xx = np.mgrid[:n_px, :n_px] + 0.5
     return cKDTree(seeds).query(np.stack([yy.ravel(), xx.ravel()], 1))[1].reshape(n_px, n_px), n
 
+# %% ../../nbs/09a_spectra_simulator.ipynb #1df5a025
 def boundaries(
     labels, # a grain map
 ):
@@ -72,6 +74,7 @@ def boundaries(
     b[:, :-1] |= labels[:, 1:] != labels[:, :-1]; b[:-1] |= labels[1:] != labels[:-1]
     return b
 
+# %% ../../nbs/09a_spectra_simulator.ipynb #0420cebc
 def mean_intercept_um(
     labels, # a grain map
 ):
@@ -80,6 +83,7 @@ def mean_intercept_um(
     crossings = (labels[:, 1:] != labels[:, :-1]).sum() + (labels[1:] != labels[:-1]).sum()
     return 2 * n_px * (n_px - 1) * FIELD_UM / n_px / max(int(crossings), 1)
 
+# %% ../../nbs/09a_spectra_simulator.ipynb #dea33c43
 def hardness(
     beta_fraction, # beta area fraction
     intercept_um, # mean linear intercept (um)
@@ -94,6 +98,7 @@ def spot_windows(n_px):
     ys, xs = np.linspace(0, n_px, r + 1).astype(int), np.linspace(0, n_px, c + 1).astype(int)
     return [(slice(ys[i], ys[i + 1]), slice(xs[j], xs[j + 1])) for i in range(r) for j in range(c)]
 
+# %% ../../nbs/09a_spectra_simulator.ipynb #a307f9bb
 def render_spot(
     specimen='1', # key of `SPECIMENS`
     seed=0, # seed of this spot
@@ -140,6 +145,7 @@ def _write_spot(job, out, n_px):
     with atomic_write(out/'spectra'/f'{rid}.npy') as f: np.save(f, spectra)
     return dict(record_id=rid, specimen=specimen) | desc
 
+# %% ../../nbs/09a_spectra_simulator.ipynb #a0530239
 def synth_spectra(
     out, # output folder
     profile='tiny', # 'tiny', 'quick' or 'full' (`SPECTRA_PROFILES`)

@@ -61,6 +61,7 @@ def _merge(base, new, where):
             out[k] = list(v) if isinstance(v, tuple) else v
     return out
 
+# %% ../../nbs/09e_spectra_training.ipynb #b4917b2a
 def spectra_config(
     source=None, # a YAML or JSON file, or a dict of settings (default: `SPECTRA_DEFAULTS`)
     **overrides, # top-level settings or whole sections to change, e.g. profile='quick', train=dict(epochs=5)
@@ -136,6 +137,7 @@ def experiment_data(
     spectra = load_metallo_spectra(df) if d['format'] == 'metallo' else load_spectra(df)
     return df, records, load_images(df, cfg['train']['size']), spectra
 
+# %% ../../nbs/09e_spectra_training.ipynb #bc203291
 def train_spectra(
     cfg, # `spectra_config` output (or a file / dict for it)
     data=None, # (records, their path, images, spectra) already loaded, to share between runs of the same data
@@ -176,6 +178,7 @@ def train_spectra(
     return dict(learn=learn, model=model, cfg=cfg, df=df, predictions=preds, metrics=metrics, train_s=train_s,
                 data=(df, records, images, spectra))
 
+# %% ../../nbs/09e_spectra_training.ipynb #9c9968ad
 def predict_spectra(
     model, # a `SpectraNet`
     images, # uint8 RGB, n x 3 x S x S
@@ -191,6 +194,7 @@ def predict_spectra(
             out.append(model.decode(model(x, torch.as_tensor(np.asarray(spectra[i:i + bs])).to(dev))).float().cpu().numpy()[:, 0])
     return np.concatenate(out) if out else np.zeros(0)
 
+# %% ../../nbs/09e_spectra_training.ipynb #552814ab
 def spectra_metrics(
     y, # true values
     p, # predictions
@@ -220,6 +224,7 @@ def oracle_spectra(
     fit = d.split.isin(['train', 'valid']).to_numpy()
     return LinearRegression().fit(X[fit], d.target[fit]).predict(X[(d.split == 'test').to_numpy()])
 
+# %% ../../nbs/09e_spectra_training.ipynb #34629627
 def compare_spectra(
     cfg, # the experiment's `spectra_config`
     run_dir='runs/spectra', # a run folder per model goes in here
@@ -245,6 +250,7 @@ def compare_spectra(
         rows.append(dict(model=name, **spectra_metrics(test.target, p), parameters=0, train_s=0.))
     return pd.DataFrame(rows), preds
 
+# %% ../../nbs/09e_spectra_training.ipynb #e556ddc4
 def plot_spectra_parity(
     preds, # `compare_spectra`'s predictions
     table, # and its table
