@@ -243,8 +243,8 @@ def _train_cmd(a):
 def _spectra_train_cmd(a):
     "`train --config FILE` for a spectra experiment (the file says `task: spectra`): the file's settings, then the flags"
     from powderflow.spectra.training import spectra_config, train_spectra
-    powder_only = [f for f,
-                   v in (('--records', a.records), ('--dataset-root', a.dataset_root), ('--method', a.method),
+    powder_only = [f for f, v in (('--records', a.records), ('--dataset-root', a.dataset_root),
+                                  ('--method', a.method),
                          ('--patience', a.patience),
                                   ('--weights', a.weights), ('--pretrained', a.pretrained),
                          ('--no-mag', a.no_mag), ('--holdout', a.holdout),

@@ -69,8 +69,7 @@ def write_tile(
     **meta, # anything else to store in the JSON metadata
 ):
     "Write `img` as a single-page TIFF with its scale in the metadata, atomically"
-    meta = {k: v for k,
-            v in dict(magnification=magnification, pixel_size_um=pixel_size_um, **meta).items() if v is not None}
+    meta = {k: v for k, v in dict(magnification=magnification, pixel_size_um=pixel_size_um, **meta).items() if v is not None}
     res = dict(resolution=(1e4 / pixel_size_um, 1e4 / pixel_size_um), resolutionunit='CENTIMETER') if pixel_size_um else {}
     with atomic_write(path) as f: tifffile.imwrite(f, img, metadata=meta, **res)
     return Path(path)
@@ -538,7 +537,7 @@ def pipeline_stats(
             mean=np.mean([o.mean() for o in outs]), sd=np.mean([o.std() for o in outs]),
             sd_of_means=np.std([o.mean() for o in outs]),
             pct_black=np.mean([(o == 0).mean() * 100 for o in outs]),
-                         pct_white=np.mean([(o == 255).mean() * 100 for o in outs]),
+            pct_white=np.mean([(o == 255).mean() * 100 for o in outs]),
             grey_levels=np.mean([len(np.unique(o)) for o in outs]), entropy_bits=np.mean(ent)))
     return pd.DataFrame(rows).round(3)
 

@@ -220,8 +220,8 @@ class Scalers:
     ):
         "Model inputs besides the image: standardised ln M, then the extra columns (float32, records x n)"
         cols = [(np.log(df.magnification.to_numpy(float)) - self.mag_mean) / self.mag_std]
-        cols += [(df[c].to_numpy(float) - m) / s for c, m,
-                 s in zip(self.extra_cols, self.extra_mean, self.extra_std)]
+        cols += [(df[c].to_numpy(float) - m) / s for c, m, s in zip(self.extra_cols, self.extra_mean,
+                                                                    self.extra_std)]
         return np.stack(cols, 1).astype(np.float32)
 
     def targets(self,

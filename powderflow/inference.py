@@ -56,7 +56,7 @@ def load_weights(
     where=None, # the file they came from (named in the error; default: `weights` if it is a path)
 )->PowderNet:
     "Load weights into `model`; weights of another backbone or shape are one clear error"
-    where = where or weights
+    where = where or (weights if not isinstance(weights, dict) else 'the weights')
     try: model.load_state_dict(weights if isinstance(weights, dict) else load_file(str(weights)))
     except RuntimeError as e:
         raise BackboneError(f'{where}: does not fit this model (the file is for backbone {backbone!r}): '

@@ -160,8 +160,7 @@ def randomization_cascade(
     m, g = copy.deepcopy(model).eval(), torch.Generator().manual_seed(seed)
     with torch.no_grad(): m.W.copy_(torch.randn(m.W.shape, generator=g) * m.W.std(0))
     out = [('regressors', copy.deepcopy(m))]
-    body = [(n, c) for n,
-            c in reversed(list(m.net.body.named_children())) if any(True for _ in c.parameters())]
+    body = [(n, c) for n, c in reversed(list(m.net.body.named_children())) if any(True for _ in c.parameters())]
     torch.manual_seed(seed)
     for name, layer in [('descriptor head', m.net.head), *body]:
         for s in layer.modules():
@@ -224,5 +223,4 @@ def attribution_shares(
 )->dict:
     "Per region: its share of |attribution| divided by its share of the tile (1: no preference; NaN: no such region)"
     a = np.abs(np.asarray(attr, float)); total = a.sum()
-    return {k: float(a[r].sum() / total / r.mean()) if r.any() and total > 0 else np.nan for k,
-            r in regions(mask, rim).items()}
+    return {k: float(a[r].sum() / total / r.mean()) if r.any() and total > 0 else np.nan for k, r in regions(mask, rim).items()}

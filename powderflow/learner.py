@@ -271,8 +271,7 @@ def run_training(
                                                 cache_dir, finished)
     truth = powder_labels(df[df.split == 'test'])
     tiles, per_powder, base, metrics = (pd.read_csv(out/f'{name}.csv') for name in RUN_TABLES)
-    baselines = {k: g.drop(columns='model').dropna(axis=1, how='all').reset_index(drop=True) for k,
-                 g in base.groupby('model', sort=False)}
+    baselines = {k: g.drop(columns='model').dropna(axis=1, how='all').reset_index(drop=True) for k, g in base.groupby('model', sort=False)}
     return TrainingRun(learn, cfg, df, images, scalers, train_s, tiles, per_powder, truth, metrics, baselines)
 
 # %% ../nbs/05_training.ipynb #b8fcadc6
@@ -327,8 +326,7 @@ def study_model(
     cfg = profile_config(profile, backbone=backbone, method=method, seed=seed,
                          **{k: v for k, v in dict(epochs=epochs, size=size).items() if v},
                          **overrides)
-    name = f'{backbone}-{method}-{cfg.size}px-{cfg.epochs}ep-seed{seed}' + ''.join(f'-{k}={v}' for k,
-                                                                                   v in sorted(overrides.items()))
+    name = f'{backbone}-{method}-{cfg.size}px-{cfg.epochs}ep-seed{seed}' + ''.join(f'-{k}={v}' for k, v in sorted(overrides.items()))
     return run_training(Path(data)/'records.csv', cfg, Path(run_dir)/'models'/name, device=device)
 
 # %% ../nbs/05_training.ipynb #5732be03

@@ -116,8 +116,7 @@ def _torchvision_body(name, pretrained, weights, timeout):
         if not weights:   # not in torch hub's cache: torchvision downloads it, if it can be reached
             _check_download(name, url, timeout)
             weights = torch.hub.load_state_dict_from_url(url, progress=False, map_location='cpu')
-        sd = {k: v for k,
-              v in (_load_state(weights) if not isinstance(weights, dict) else weights).items() if not k.startswith('fc.')}
+        sd = {k: v for k, v in (_load_state(weights) if not isinstance(weights, dict) else weights).items() if not k.startswith('fc.')}
         missing, unexpected = m.load_state_dict(sd, strict=False)
         if missing or unexpected: raise BackboneError(f'{weights}: does not fit {name} (missing '
                                                       f'{missing[:3]}, unexpected {unexpected[:3]})')

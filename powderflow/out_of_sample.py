@@ -54,8 +54,8 @@ def holdout_report(
             **{f'{c}_pred': round(r[c], 3) for c in ('AOR', 'HR', 'CI')},
                          **{f'{c}_sd': round(r[f'{c}_sd'], 3) for c in ('AOR', 'HR')},
             **{f'{c}_{e}': round(x, 3) for c in ('AOR', 'HR')
-               for e,
-               x in zip(('lo', 'hi'), tile_interval(tiles.loc[tiles.powder_name == r.powder_name, c]))},
+               for e, x in zip(('lo', 'hi'),
+                               tile_interval(tiles.loc[tiles.powder_name == r.powder_name, c]))},
             **{f'{c}_true': round(t[c], 3) for c in ('AOR', 'HR', 'CI')}, p_flowable=round(r.p_flowable, 3),
                          flowable_true=bool(t.flowable),
             carr_pred=r.carr_class,

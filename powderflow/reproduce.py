@@ -152,7 +152,8 @@ def run_study(
     t_all, started_ns = time.time(), time.time_ns()
     for i, name in enumerate(names, 1):
         src, dst = nbs/f'{name}.ipynb', run/'notebooks'/f'{name}.ipynb'
-        takes = _params_of(src)   # a notebook gets the parameters it has, and no others (papermill would warn)
+        # a notebook gets the parameters it has, and no others (papermill would warn)
+        takes = _params_of(src)
         p = {k: v for k, v in params.items() if k in takes} | ({'out_dir': str(staging)} if 'out_dir' in takes else {})
         print(f'[{i}/{len(names)}] {name} ...', end='\n' if progress else ' ', flush=True)
         t0 = time.time()

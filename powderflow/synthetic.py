@@ -115,7 +115,7 @@ class Powder:
     def __post_init__(self):
         bad = [f'{k}={v!r}' for k, v, ok in [
             ('material', self.material, self.material in MATERIALS),
-                                             ('route', self.route, self.route in ROUTES),
+            ('route', self.route, self.route in ROUTES),
             ('d50_um', self.d50_um, self.d50_um > 0), ('sigma', self.sigma, 0 < self.sigma < 1.5),
             ('sphericity', self.sphericity, 0 < self.sphericity <= 1),
                                              ('aspect', self.aspect, self.aspect >= 1),

@@ -153,8 +153,7 @@ def demo_metallo(
     for s in slices:
         (root/s).mkdir(parents=True, exist_ok=True)
         values = {t: round(float(rng.uniform(1, 10)), 3) for t in time_points}
-        (root/s/'dos-dictionary.csv').write_text('time_point,value\n' + ''.join(f'{t},{v}\n' for t,
-                                                                                v in values.items()))
+        (root/s/'dos-dictionary.csv').write_text('time_point,value\n' + ''.join(f'{t},{v}\n' for t, v in values.items()))
         for t, v in values.items():
             d = root/s/t; d.mkdir(exist_ok=True)
             grid = np.arange(GRID[0] * GRID[1], dtype=np.float32)[:, None] + v * np.exp(-((x - 800) / 40) ** 2)[None]

@@ -36,8 +36,7 @@ class SpectraCNN(nn.Sequential):
     "Simple fusion's spectra encoder: the 24 spectra as input channels of a strided 1D CNN, pooled"
     def __init__(self, n_spectra=24, width=32, n_out=128):
         ch = [n_spectra, width, 2 * width, n_out]
-        layers = [m for a,
-                  b in zip(ch, ch[1:]) for m in (nn.Conv1d(a, b, 9, stride=4, padding=4),
+        layers = [m for a, b in zip(ch, ch[1:]) for m in (nn.Conv1d(a, b, 9, stride=4, padding=4),
                                                  nn.BatchNorm1d(b), nn.GELU())]
         super().__init__(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten())
 

@@ -166,8 +166,7 @@ def synth_spectra(
         raise FileExistsError(f'{out}: holds another data set; choose another folder or pass overwrite=True')
     (out/'records.csv').unlink(missing_ok=True)
     for d in ('images', 'spectra'): (out/d).mkdir(parents=True, exist_ok=True)
-    jobs = [(f'{s}-{i:04d}', s, seed * 1_000_003 + 10_007 * k + i) for k,
-            s in enumerate(SPECIMENS) for i in range(prm['n_per_specimen'])]
+    jobs = [(f'{s}-{i:04d}', s, seed * 1_000_003 + 10_007 * k + i) for k, s in enumerate(SPECIMENS) for i in range(prm['n_per_specimen'])]
     rows = pd.DataFrame(parallel_map(_write_spot, jobs, n_workers, progress, out=out, n_px=prm['image_px']))
     with atomic_write(out/'descriptors.csv', 'w') as f: rows.to_csv(f, index=False)
     with atomic_write(out/'manifest.json', 'w') as f: json.dump(manifest, f, indent=1)
