@@ -289,7 +289,8 @@ FIGURES = {  # file in out/: one line on what it shows
                                "one symmetric colour scale per column",
     '07_checks': 'the sanity checks, one row per check and output: check, output, value, threshold, passed',
     '07_randomization': 'cascading weight randomisation: rank correlation of the maps with the trained '
-                        'model\'s after each layer is re-initialised, signed and of magnitudes',
+                        'model\'s after each layer is re-initialised (signed, |signed| and of magnitudes), medians '
+                        'over the tiles and the draws of the random layers',
     '07_attribution_shares': 'share of |attribution| on particles, interiors, rims and substrate over their '
                              'share of the tile, with 95 % intervals over the probed powders',
     '07_descriptor_pull': "each pretrained descriptor's pull on each output (regression weight times its "
