@@ -609,7 +609,7 @@ def annotated_check(
     annotations, # VIA project JSON with every particle outlined
     satellite_annotations=None, # VIA project JSON with the satellites outlined (optional)
 )->pd.DataFrame:
-    "Per annotated image: F1, precision, recall, median-diameter ratio and KS statistic of whole particles, satellites, time"
+    "Per annotated image: F1, precision, recall, median-diameter ratio (and the annotated median's 95 % interval over it), KS, satellites, time"
     from scipy.stats import ks_2samp
     folder, names = Path(folder), [v['filename'] for v in json.loads(Path(annotations).read_text())['_via_img_metadata'].values()]
     sat_names = ([v['filename'] for v in json.loads(Path(satellite_annotations).read_text())['_via_img_metadata'].values()]
@@ -623,9 +623,11 @@ def annotated_check(
         found, true = measure_particles(labels, None, None, sats), measure_particles(truth)
         wf, wt = found[~found.border], true[~true.border]
         pairs = _matched_pairs(truth, labels)
+        lo, hi = median_interval(wt.ed)
         r = dict(image=name, n_true=m['n_true'], n_found=m['n_pred'], f1=m['f1'], precision=m['precision'],
                  recall=m['recall'],
                  median_iou=float(np.median(m['best_iou'])), median_ed_ratio=wf.ed.median() / wt.ed.median(),
+                 annotated_median_low=lo / wt.ed.median(), annotated_median_high=hi / wt.ed.median(),
                  matched_ed_ratio=float(np.median(np.sqrt(pairs[:, 1] / pairs[:, 0]))),
                  volume_d50_ratio=float(weighted_quantiles(wf.ed, wf.ed ** 3, 0.5) / weighted_quantiles(wt.ed,
                                                                                                         wt.ed ** 3, 0.5)),
