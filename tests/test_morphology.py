@@ -98,3 +98,9 @@ def test_real_annotated_f1_floor(real_check):
 def test_real_annotated_median_diameter_floor(real_check):
     "Floor: the median equivalent diameter of the whole particles within 10 % of the annotation's, on each image"
     assert ((real_check.median_ed_ratio - 1).abs() <= 0.10).all(), real_check[['image', 'median_ed_ratio']]
+
+@needs_real
+def test_real_annotated_median_interval(real_check):
+    "The annotated median's 95 % interval is reported relative to it: it holds 1 and, at 175-295 whole particles an image, spans more than the floor's +-10 %"
+    lo, hi = real_check.annotated_median_low, real_check.annotated_median_high
+    assert ((lo < 1) & (hi > 1)).all() and ((hi - lo) > 0.2).all(), real_check[['image', 'annotated_median_low', 'annotated_median_high']]
