@@ -46,7 +46,7 @@ def main(real):
                              median_ratio=f.ed.median() / med))
         # the extra discs' segments, before the lobes are split
         labels = power_labels(mask, C, R)
-        matched = set(np.nonzero(_iou(truth, labels) > 0.5)[1])
+        matched = set(np.nonzero(iou_table(truth, labels)[0] > 0.5)[1])
         for k, (y, x) in enumerate(extra, len(centres) + 1):
             fates.append(dict(image=name[:15], fate='matches an annotated particle' if k in matched else
                               'on an annotated satellite' if sats[y, x] else
@@ -56,14 +56,13 @@ def main(real):
     fates = pd.DataFrame(fates)
     print('the added discs:'); print(pd.crosstab(fates.fate, fates.image).to_string())
 
-def _iou(truth, pred):
-    "IoU of every (true, predicted) pair, both 1-based: (n_true, n_pred) array"
+def iou_table(truth, pred):
+    "(IoU, intersection) of every (true, predicted) pair, rows and columns by label (0: substrate, its IoU set to 0)"
     t, p = truth.ravel().astype(np.int64), pred.ravel().astype(np.int64)
     inter = np.bincount(t * (p.max() + 1) + p, minlength=(t.max() + 1) * (p.max() + 1)).reshape(t.max() + 1, p.max() + 1)
-    a, b = inter.sum(1), inter.sum(0)
-    iou = inter / (a[:, None] + b[None] - inter).clip(1)
+    iou = inter / (inter.sum(1)[:, None] + inter.sum(0)[None] - inter).clip(1)
     iou[0], iou[:, 0] = 0, 0
-    return iou
+    return iou, inter
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
