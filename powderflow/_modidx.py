@@ -374,6 +374,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                  'powderflow/out_of_sample.py'),
                                           'powderflow.out_of_sample.default_holdout': ( 'out_of_sample.html#default_holdout',
                                                                                         'powderflow/out_of_sample.py'),
+                                          'powderflow.out_of_sample.fold_training': ( 'out_of_sample.html#fold_training',
+                                                                                      'powderflow/out_of_sample.py'),
                                           'powderflow.out_of_sample.holdout_report': ( 'out_of_sample.html#holdout_report',
                                                                                        'powderflow/out_of_sample.py'),
                                           'powderflow.out_of_sample.leakage_comparison': ( 'out_of_sample.html#leakage_comparison',

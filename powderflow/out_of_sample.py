@@ -13,7 +13,7 @@ from .inference import predict_tiles, powder_predictions
 from .evaluation import evaluate_predictions, powder_labels, prediction_rows
 
 # %% auto #0
-__all__ = ['default_holdout', 'tile_interval', 'holdout_report', 'crossvalidate_end_to_end', 'random_tile_split',
+__all__ = ['default_holdout', 'tile_interval', 'holdout_report', 'fold_training', 'crossvalidate_end_to_end', 'random_tile_split',
            'leakage_comparison', 'magnification_ablation']
 
 # %% ../nbs/08_out_of_sample.ipynb #9722c529
@@ -39,11 +39,13 @@ def tile_interval(
 
 # %% ../nbs/08_out_of_sample.ipynb #c855e55e
 def holdout_report(
-    res, # `run_training` result with the held-out powders in split 'holdout'
-    records, # all records
+    res, # `run_training` result whose model never saw `names` (in its 'test' or 'holdout' split)
+    names, # the named powders
 ):
-    "Per held-out powder: prediction (mean, sd, interval over its tiles), truth, Carr class, the truth's percentile in training"
-    df = res.df; idx = np.flatnonzero(df.split == 'holdout')
+    "Per named powder: prediction (mean, sd, interval over its tiles), truth, Carr class, the truth's percentile in training"
+    df = res.df; idx = np.flatnonzero(df.powder_name.isin(names))
+    seen = set(df.split.iloc[idx]) - {'test', 'holdout'}
+    if seen: raise ValueError(f'holdout_report: {sorted(names)} are in the model\'s {sorted(seen)} split: not unseen')
     tiles = predict_tiles(res.learn.model, df.iloc[idx], res.images[idx], res.scalers, res.cfg.size)
     per = powder_predictions(tiles)
     truth, train = powder_labels(df.iloc[idx]).set_index('powder_name'), powder_labels(df[df.split == 'train'])
@@ -63,6 +65,28 @@ def holdout_report(
     return pd.DataFrame(rows), evaluate_predictions(per, truth.reset_index(), 'model', 'powder')
 
 # %% ../nbs/08_out_of_sample.ipynb #6a8bd870
+def fold_training(
+    records, # validated records
+    cfg, # the `TrainConfig` of every fold
+    out, # run folder: one sub-folder per fold
+    folds, # `cv_folds` rows (repeat, fold, powder_name)
+    repeat, # the fold's repeat
+    fold, # the fold
+    powders=None, # the simulator's powders.csv, for the oracle baseline
+    resume=True, # reuse the fold's run if it finished?
+    device=None, # 'cpu', 'cuda', ...
+    cache_dir=None, # image and morphology cache shared by the folds (default: {out}/cache)
+):
+    "`run_training` on one fold: its powders are the test split, validation is drawn by powder from the others"
+    te = folds[(folds.repeat == repeat) & (folds.fold == fold)].powder_name
+    split = pd.Series(np.where(records.powder_name.isin(te), 'test', 'train'), index=records.index, name='split')
+    train = records[split == 'train']
+    inner = split_by_powder(train, valid_pct=0.2, test_pct=0, seed=cfg.seed + 100 * repeat + fold)
+    split[train.index] = np.where(inner == 'valid', 'valid', 'train')
+    return run_training(records, cfg, Path(out)/f'repeat{repeat}-fold{fold}', powders=powders, split=split,
+                        resume=resume, device=device, cache_dir=cache_dir)
+
+# %% ../nbs/08_out_of_sample.ipynb #4ce0bb3c
 def crossvalidate_end_to_end(
     records, # validated records
     cfg, # the `TrainConfig` of every fold
@@ -73,18 +97,12 @@ def crossvalidate_end_to_end(
     device=None, # 'cpu', 'cuda', ...
     cache_dir=None, # image and morphology cache shared by the folds (default: {out}/cache)
 )->pd.DataFrame:
-    "`run_training` on each fold, validation from the fold's training powders: the CNN's and its baselines' predictions"
+    "`fold_training` on each fold: the CNN's and its baselines' predictions of the fold's powders"
     labels, rows = powder_labels(records), []
     for (r, i), te in folds.groupby(['repeat', 'fold']):
-        split = pd.Series(np.where(records.powder_name.isin(te.powder_name), 'test', 'train'),
-                          index=records.index, name='split')
-        train = records[split == 'train']
-        inner = split_by_powder(train, valid_pct=0.2, test_pct=0, seed=cfg.seed + 100 * r + i)
-        split[train.index] = np.where(inner == 'valid', 'valid', 'train')
-        res = run_training(records, cfg, Path(out)/f'repeat{r}-fold{i}', powders=powders, split=split,
-                           resume=resume, device=device,
-                           cache_dir=cache_dir)
-        for name, p in {'cnn_end_to_end': res.powders, **res.baselines}.items(): rows.append(prediction_rows(p, labels, te, name))
+        res = fold_training(records, cfg, out, folds, r, i, powders, resume, device, cache_dir)
+        for name, p in {'cnn_end_to_end': res.powders, **res.baselines}.items():
+            rows.append(prediction_rows(p, labels, te, name))
     return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/08_out_of_sample.ipynb #3ce1db71
