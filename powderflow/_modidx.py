@@ -328,6 +328,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'powderflow.morphology': { 'powderflow.morphology.MorphologyError': ( 'morphology.html#morphologyerror',
                                                                                   'powderflow/morphology.py'),
                                        'powderflow.morphology._calipers': ('morphology.html#_calipers', 'powderflow/morphology.py'),
+                                       'powderflow.morphology._check_powder': ('morphology.html#_check_powder', 'powderflow/morphology.py'),
                                        'powderflow.morphology._check_scale': ('morphology.html#_check_scale', 'powderflow/morphology.py'),
                                        'powderflow.morphology._gradient': ('morphology.html#_gradient', 'powderflow/morphology.py'),
                                        'powderflow.morphology._matched_pairs': ( 'morphology.html#_matched_pairs',

@@ -108,7 +108,7 @@ def _parser():
     t.add_argument('--precision', choices=['auto', 'bf16', 'fp32'], default=None,
                    help='auto (default): bf16 autocast on a GPU, fp32 on the CPU')
     t.add_argument('--memory-format', choices=['auto', 'channels_last', 'contiguous'], default=None,
-                   help='auto (default): channels_last on a GPU, contiguous on the CPU')
+                   help='auto (default): channels_last, on the CPU too')
     t.add_argument('--no-mag', action='store_true',
                    help='image only: leave the magnification out (the ablation)')
     t.add_argument('--holdout', nargs='*', default=None,

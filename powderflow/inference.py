@@ -151,8 +151,10 @@ class Domain:
         x, # their mean features
     )->pd.DataFrame:
         "Per powder: distance, its ratio to the largest validation distance, and the extrapolation flag"
-        d = self.distance(x); r = d / max(float(self.reference.max()), 1e-12)
-        return pd.DataFrame(dict(powder_name=names, domain_distance=d.round(4), domain_ratio=r.round(3),
+        # the flag reads the ratio as shown (3 decimals): the validation powder that sets the reference, its
+        # features recomputed in another batch (last-bit differences), is not an extrapolation
+        d = self.distance(x); r = (d / max(float(self.reference.max()), 1e-12)).round(3)
+        return pd.DataFrame(dict(powder_name=names, domain_distance=d.round(4), domain_ratio=r,
                                  extrapolation=r > 1))
 
     def save(self,

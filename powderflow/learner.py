@@ -122,7 +122,7 @@ def make_learner(
                     model_dir='models', cbs=[EpochSeed(cfg.seed)])
     gpu = dls.device.type == 'cuda'
     if cfg.precision == 'bf16' or (cfg.precision == 'auto' and gpu): learn.add_cb(BF16Autocast())
-    if cfg.memory_format == 'channels_last' or (cfg.memory_format == 'auto' and gpu): learn.add_cb(ChannelsLast())
+    if cfg.memory_format in ('channels_last', 'auto'): learn.add_cb(ChannelsLast())
     return learn
 
 # %% ../nbs/05_training.ipynb #e797adba

@@ -541,6 +541,36 @@ def match_instances(
                 best_iou=ious.max(1)[present_t] if ious.size else np.zeros(n_t))
 
 # %% ../nbs/02a_morphology.ipynb #ed743636
+def _check_powder(job, tiles, size, median_px, min_visible, tries):
+    "One powder of `simulated_check` (job: its row as a dict and its seed): the row of the table"
+    from dataclasses import fields as dc_fields
+    from powderflow.synthetic import Powder, render_tile
+    row, seed = job
+    rng = np.random.default_rng(seed)
+    p = Powder(**{f.name: row[f.name] for f in dc_fields(Powder)})
+    mag = 127000 / (p.number_median_um / median_px * size)   # field width 127 mm / M
+    found, truth, f1, ious = [], [], [], []
+    for _ in range(tiles):
+        img, true, meta = render_tile(p, mag, size, rng, frame_px=size, instances=True, tries=tries)
+        area = np.bincount(true.ravel())
+        # slivers of particles hidden behind others: nobody could outline them
+        true = np.where((area < min_visible)[true], 0, true)
+        img8 = grey8(img)
+        labels, sats = segment_particles(img8)
+        m = match_instances(true, labels)
+        found.append(measure_particles(labels, img8, meta['pixel_size_um'], sats))
+        truth.append(measure_particles(true, img8, meta['pixel_size_um'], meta['satellites']))
+        f1.append(m['f1']); ious.append(m['best_iou'])
+    found, truth = pd.concat(found), pd.concat(truth)
+    whole, twhole = found[~found.border], truth[~truth.border]
+    return dict(powder_name=p.name, route=p.route, magnification=round(mag), f1=np.mean(f1),
+                median_iou=float(np.median(np.concatenate(ious))), n_true=len(twhole), n_found=len(whole),
+                D50_true=twhole.ed.median(), D50_found=whole.ed.median(), sphericity=p.sphericity,
+                aspect=p.aspect, roughness=p.roughness, satellites=p.satellites,
+                circularity_found=whole.circularity.mean(), aspect_found=whole.aspect.mean(),
+                roughness_found=whole.roughness.mean(), satellites_found=whole.satellites.mean(),
+                satellites_true=twhole.satellites.mean())
+
 def simulated_check(
     powders, # simulated powders (`synthetic.default_powders`)
     tiles=1, # tiles per powder
@@ -548,40 +578,14 @@ def simulated_check(
     median_px=30, # the powder's number-median diameter in pixels, which sets the magnification
     min_visible=20, # true particles with fewer visible pixels are left out of the truth
     tries=8, # the simulator's placement (`render_tile`; 1: the Boolean model of generator 1)
-    seed=0,
+    seed=0, # powder i's tiles are drawn from the seed (seed, i): the same whatever the workers
+    n_workers=None, # processes (default: one per core; 0: here, serially)
 )->tuple[pd.DataFrame, pd.DataFrame]:
     "Segment simulated tiles and compare with the simulator's truth: (per powder table, correlations of shape with descriptors)"
-    from dataclasses import fields as dc_fields
-    from powderflow.synthetic import Powder, render_tile
     from scipy.stats import spearmanr
-    rng, rows = np.random.default_rng(seed), []
-    for _, row in powders.iterrows():
-        p = Powder(**{f.name: row[f.name] for f in dc_fields(Powder)})
-        mag = 127000 / (p.number_median_um / median_px * size)   # field width 127 mm / M
-        found, truth, f1, ious = [], [], [], []
-        for _ in range(tiles):
-            img, true, meta = render_tile(p, mag, size, rng, frame_px=size, instances=True, tries=tries)
-            area = np.bincount(true.ravel())
-            # slivers of particles hidden behind others: nobody could outline them
-            true = np.where((area < min_visible)[true], 0, true)
-            img8 = grey8(img)
-            labels, sats = segment_particles(img8)
-            m = match_instances(true, labels)
-            found.append(measure_particles(labels, img8, meta['pixel_size_um'], sats))
-            truth.append(measure_particles(true, img8, meta['pixel_size_um'], meta['satellites']))
-            f1.append(m['f1']); ious.append(m['best_iou'])
-        found, truth = pd.concat(found), pd.concat(truth)
-        whole, twhole = found[~found.border], truth[~truth.border]
-        rows.append(dict(powder_name=p.name, route=p.route, magnification=round(mag), f1=np.mean(f1),
-                         median_iou=float(np.median(np.concatenate(ious))),
-                         n_true=len(twhole), n_found=len(whole), D50_true=twhole.ed.median(),
-                         D50_found=whole.ed.median(),
-                         sphericity=p.sphericity, aspect=p.aspect, roughness=p.roughness,
-                         satellites=p.satellites,
-                         circularity_found=whole.circularity.mean(), aspect_found=whole.aspect.mean(),
-                         roughness_found=whole.roughness.mean(),
-                         satellites_found=whole.satellites.mean(), satellites_true=twhole.satellites.mean()))
-    t = pd.DataFrame(rows)
+    jobs = [(row._asdict(), (seed, i)) for i, row in enumerate(powders.itertuples(index=False))]
+    t = pd.DataFrame(parallel_map(_check_powder, jobs, n_workers, progress=False, tiles=tiles, size=size,
+                                  median_px=median_px, min_visible=min_visible, tries=tries))
     t['D50_error'] = t.D50_found / t.D50_true - 1
     pairs = [('sphericity', 'circularity_found'), ('aspect', 'aspect_found'),
              ('roughness', 'roughness_found'),

@@ -295,11 +295,13 @@ FIGURES = {  # file in out/: one line on what it shows
                              'share of the tile, with 95 % intervals over the probed powders',
     '07_descriptor_pull': "each pretrained descriptor's pull on each output (regression weight times its "
                           "spread over the powders)",
-    '08_holdout': 'the named held-out powders: prediction with spread and a 95 % interval over its tiles, '
-                  'truth, Carr class, and where the truth falls among the training powders',
+    '08_holdout': 'the named powders, each by the cross-validation fold model that never saw it: prediction '
+                  'with spread and a 95 % interval over its tiles, truth, Carr class, and where the truth falls '
+                  'among the training powders',
     '08_out_of_sample': 'the end-to-end CNN under cross-validation by powder, the leakage comparison (split '
-                        'by tile against the cross-validated model, every powder), the magnification '
-                        'ablation on the same folds: metrics with intervals, paired differences',
+                        'by tile against the cross-validated model, every powder), and at the tiny and full '
+                        'profiles the magnification ablation on the same folds: metrics with intervals, paired '
+                        'differences',
     '08_predictions': "the per-powder predictions behind 08's tables, in the schema of 05_cv_predictions, "
                       "with the experiment's name",
     '09_spectra_metrics': 'second workload, micrographs + 24 spectra: attention and simple fusion, image '

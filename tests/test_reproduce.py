@@ -4,6 +4,7 @@ from pathlib import Path
 import pandas as pd
 from conftest import REPO
 from powderflow.reproduce import STUDY_NOTEBOOKS, FIGURES, describe
+from powderflow.config import study_grid
 
 def run(*args, timeout=900, env=None):
     exe = shutil.which('powderflow') or str(Path(sys.executable).parent/'powderflow')
@@ -76,4 +77,6 @@ def test_committed_figures_come_from_the_quick_profile():
     for key in FIGURES:   # every figure and table of the study is there
         assert any(n == key or n.startswith(key + '.') for n in names), key
     grid = pd.read_csv(figs/'05b_grid.csv')
-    assert len(grid) == 6 and set(grid.pipeline) == {'PC', 'Fixed', 'LS+CLAHE'}
+    backbones, pipelines = study_grid('quick')
+    assert len(grid) == len(backbones) * len(pipelines) == 4, grid
+    assert set(grid.pipeline) == set(pipelines) and set(grid.backbone) == set(backbones), grid
