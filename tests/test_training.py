@@ -130,11 +130,13 @@ def test_gpu_code_path_runs_on_cpu(trained, tmp_path):
     assert np.isfinite(res.tiles[['AOR', 'HR', 'p_flowable']].to_numpy()).all()
     model, cfg2, _ = load_model(tmp_path/'run'/'model')
     assert cfg2.precision == 'bf16' and cfg2.memory_format == 'channels_last'
-    # on the CPU the defaults are fp32 (no autocast) and channels_last (faster there too, measured in 05); contiguous on request
+    # on the CPU the defaults are fp32 (no autocast) and channels_last (faster there too, measured in 05);
+    # contiguous on request
     plain = make_learner(learn.dls, profile_config('tiny', backbone='resnet18', size=32), 1, tmp_path/'plain')
-    assert not any(isinstance(c, BF16Autocast) for c in plain.cbs) and any(isinstance(c, ChannelsLast) for c in plain.cbs)
-    flat = make_learner(learn.dls, profile_config('tiny', backbone='resnet18', size=32, memory_format='contiguous'), 1,
-                        tmp_path/'flat')
+    assert not any(isinstance(c, BF16Autocast) for c in plain.cbs)
+    assert any(isinstance(c, ChannelsLast) for c in plain.cbs)
+    flat_cfg = profile_config('tiny', backbone='resnet18', size=32, memory_format='contiguous')
+    flat = make_learner(learn.dls, flat_cfg, 1, tmp_path/'flat')
     assert not any(isinstance(c, ChannelsLast) for c in flat.cbs)
     with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32, not 'fp16'"): TrainConfig(precision='fp16')
 
