@@ -52,7 +52,8 @@ def particle_mask(
     log = np.log1p(smooth.astype(np.float32))
     otsu = filters.threshold_otsu(log)
     a, b = log[log > otsu], log[log <= otsu]
-    if not len(a) or not len(b) or (a.mean() - b.mean()) < min_contrast * math.sqrt((a.var() * a.size + b.var() * b.size) / log.size):
+    within_sd = math.sqrt((a.var() * a.size + b.var() * b.size) / log.size) if len(a) and len(b) else 0.
+    if not len(a) or not len(b) or (a.mean() - b.mean()) < min_contrast * within_sd:
         # one population of grey levels (noise, a gradient): no particles on a substrate
         return np.zeros(log.shape, bool)
     substrate = float(np.median(b))
@@ -148,11 +149,13 @@ def split_lobes(
     # which segments reach beyond their disc at all: one pass over the image, not one per segment
     ys, xs = np.nonzero(labels)
     own = labels[ys, xs]; ok = own <= len(radii)
-    far = np.hypot(ys[ok] - centres[own[ok] - 1, 0], xs[ok] - centres[own[ok] - 1, 1]) > radii[own[ok] - 1] + margin
+    k = own[ok] - 1
+    far = np.hypot(ys[ok] - centres[k, 0], xs[ok] - centres[k, 1]) > radii[k] + margin
     candidates = set(np.flatnonzero(np.bincount(own[ok][far], minlength=n + 1) >= min_area))
     for i, sl in enumerate(ndi.find_objects(labels[...]), 1):
         if sl is None or i not in candidates: continue
-        y0, y1, x0, x1 = max(sl[0].start - 2, 0), min(sl[0].stop + 2, h), max(sl[1].start - 2, 0), min(sl[1].stop + 2, w)
+        y0, y1 = max(sl[0].start - 2, 0), min(sl[0].stop + 2, h)
+        x0, x1 = max(sl[1].start - 2, 0), min(sl[1].stop + 2, w)
         own = labels[y0:y1, x0:x1] == i
         (cy, cx), r = centres[i - 1], radii[i - 1]
         yy, xx = np.ogrid[y0:y1, x0:x1]
@@ -216,7 +219,8 @@ def _smooth_outline(c, k=5):
     p = c.reshape(-1, 2).astype(np.float32)
     if len(p) <= k: return p.reshape(-1, 1, 2)
     ext = np.concatenate([p[-(k // 2):], p, p[:k // 2]])
-    return np.stack([np.convolve(ext[:, i], np.ones(k) / k, 'valid') for i in range(2)], 1).astype(np.float32).reshape(-1, 1, 2)
+    mean = np.stack([np.convolve(ext[:, i], np.ones(k) / k, 'valid') for i in range(2)], 1)
+    return mean.astype(np.float32).reshape(-1, 1, 2)
 
 # %% ../nbs/02a_morphology.ipynb #7e695562
 def measure_particles(
@@ -249,7 +253,8 @@ def measure_particles(
         outline = _smooth_outline(max(cv2.findContours(piece, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0],
                                       key=cv2.contourArea))
         hull = cv2.convexHull(outline)
-        a, p, ha, hp_ = cv2.contourArea(outline), cv2.arcLength(outline, True), cv2.contourArea(hull), cv2.arcLength(hull, True)
+        a, p = cv2.contourArea(outline), cv2.arcLength(outline, True)
+        ha, hp_ = cv2.contourArea(hull), cv2.arcLength(hull, True)
         fmax, fmin = _calipers(hull)
         rows.append(dict(label=i, y=(sl[0].start + sl[0].stop - 1) / 2, x=(sl[1].start + sl[1].stop - 1) / 2,
                          area=area[i] * scale ** 2, ed=math.sqrt(4 * area[i] / math.pi) * scale,
@@ -319,7 +324,7 @@ def plot_powder(
     labels=None, # that image's labels
     title='', # figure title
 ):
-    "Figure: the image with particle outlines (border-cut ones dashed grey), number and volume size distributions, shape histograms"
+    "Figure: the image with outlines (border-cut ones grey), number and volume size distributions, shape histograms"
     import matplotlib.pyplot as plt
     whole = particles[~particles.border.astype(bool)]
     fig, axs = plt.subplots(2, 3, figsize=(13, 7.5))
@@ -329,7 +334,8 @@ def plot_powder(
         if labels is not None and labels.max():
             edge = segmentation.find_boundaries(labels, mode='inner')
             cut = np.isin(labels, particles.label[particles.border.astype(bool)].to_numpy())
-            overlay = np.zeros((*labels.shape, 4)); overlay[edge & ~cut] = (1, 0.8, 0, 1); overlay[edge & cut] = (0.6, 0.6, 0.6, 1)
+            overlay = np.zeros((*labels.shape, 4))
+            overlay[edge & ~cut] = (1, 0.8, 0, 1); overlay[edge & cut] = (0.6, 0.6, 0.6, 1)
             ax.imshow(overlay)
     ax.set_axis_off(); ax.set_title('outlines (grey: cut by the border, not counted)', fontsize=9)
     unit = '/'.join(sorted(set(particles.unit))) or 'px'
@@ -346,7 +352,8 @@ def plot_powder(
     ax.set_title(f'{len(d)} whole particles, {int(particles.border.astype(bool).sum())} cut by the border', fontsize=9)
     for ax, m in zip([axs[0, 2], *axs[1]], ('circularity', 'aspect', 'solidity', 'roughness')):
         v = whole[m].dropna()
-        ax.hist(v, 25, color='C2'); ax.set_xlabel(m); ax.set_title(f'mean {v.mean():.3f}, sd {v.std():.3f}' if len(v) else 'none', fontsize=9)
+        ax.hist(v, 25, color='C2'); ax.set_xlabel(m)
+        ax.set_title(f'mean {v.mean():.3f}, sd {v.std():.3f}' if len(v) else 'none', fontsize=9)
     fig.suptitle(title); fig.tight_layout()
     return fig
 
@@ -425,8 +432,9 @@ def morphology_files(
             raise MorphologyError(f'powder {name!r} mixes images with and without a scale '
                                   f'({", ".join(g.image[g.pixel_size_um.isna()][:3])} '
                                   'have none): give --pixel-size or --magnification, or measure them apart')
-    powders = powder_statistics(particles).merge(images.groupby('powder_name').agg(particles_per_image=('n_particles', 'mean'),
-                                                                                   coverage=('coverage', 'mean')).reset_index())
+    per_image = images.groupby('powder_name').agg(particles_per_image=('n_particles', 'mean'),
+                                                  coverage=('coverage', 'mean')).reset_index()
+    powders = powder_statistics(particles).merge(per_image)
     for stem, tab in (('particles', particles), ('images', images), ('powders', powders)):
         with atomic_write(out/f'{stem}.csv', 'w') as fh: tab.to_csv(fh, index=False)
     if figures:
@@ -497,7 +505,8 @@ def powder_features(
     with np.errstate(divide='ignore', invalid='ignore'):
         f['log_D50'], f['log_Dv50'] = np.log(st.get('D50')), np.log(st.get('Dv50'))
         f['span'] = st.get('span')
-        for m in ('circularity', 'solidity', 'convexity', 'roughness', 'satellites'): f[f'{m}_mean'] = st.get(f'{m}_mean')
+        for m in ('circularity', 'solidity', 'convexity', 'roughness', 'satellites'):
+            f[f'{m}_mean'] = st.get(f'{m}_mean')
         f['log_aspect_mean'] = np.log(st.get('aspect_mean'))
         f['coverage'] = g.coverage.mean()
         f['log_particles_per_image'] = np.log1p(g.n_particles.mean())
@@ -510,15 +519,16 @@ def via_labels(
     shape, # (height, width) of the image
     filename, # the image's file name in the project
 )->np.ndarray:
-    "Instance labels (int32) drawn from the polygons of `filename`, larger ones first so that a small particle in front stays whole"
+    "Instance labels (int32) from the polygons of `filename`, larger ones first so that a small particle in front stays whole"
     meta = json.loads(Path(annotations).read_text())
     meta = meta.get('_via_img_metadata', meta)
     entry = next((v for v in meta.values() if v.get('filename') == filename), None)
     if entry is None: raise KeyError(f'{annotations}: no annotations for {filename}')
-    polys = [np.stack([r['shape_attributes']['all_points_x'], r['shape_attributes']['all_points_y']], 1).astype(np.int32)
-             for r in entry['regions'] if r['shape_attributes'].get('name') == 'polygon']
+    shapes = [r['shape_attributes'] for r in entry['regions'] if r['shape_attributes'].get('name') == 'polygon']
+    polys = [np.stack([s['all_points_x'], s['all_points_y']], 1).astype(np.int32) for s in shapes]
     labels = np.zeros(shape, np.int32)
-    for i, p in enumerate(sorted(polys, key=lambda p: -abs(cv2.contourArea(p.astype(np.float32)))), 1): cv2.fillPoly(labels, [p], i)
+    for i, p in enumerate(sorted(polys, key=lambda p: -abs(cv2.contourArea(p.astype(np.float32)))), 1):
+        cv2.fillPoly(labels, [p], i)
     return labels
 
 # %% ../nbs/02a_morphology.ipynb #dacc03d1
@@ -602,7 +612,8 @@ def simulated_check(
 def _matched_pairs(truth, pred):
     "Pixel areas (true, predicted) of the pairs matched at IoU > 0.5"
     t, p = np.asarray(truth).ravel().astype(np.int64), np.asarray(pred).ravel().astype(np.int64)
-    inter = np.bincount(t * (p.max() + 1) + p, minlength=(t.max() + 1) * (p.max() + 1)).reshape(t.max() + 1, p.max() + 1)
+    nt, np_ = t.max() + 1, p.max() + 1
+    inter = np.bincount(t * np_ + p, minlength=nt * np_).reshape(nt, np_)
     at, ap = inter.sum(1), inter.sum(0)
     i, j = np.nonzero(inter[1:, 1:] / (at[1:, None] + ap[None, 1:] - inter[1:, 1:]).clip(1) > 0.5)
     return np.stack([at[1:][i], ap[1:][j]], 1).astype(float)
@@ -613,11 +624,11 @@ def annotated_check(
     annotations, # VIA project JSON with every particle outlined
     satellite_annotations=None, # VIA project JSON with the satellites outlined (optional)
 )->pd.DataFrame:
-    "Per annotated image: F1, precision, recall, median-diameter ratio (and the annotated median's 95 % interval over it), KS, satellites, time"
+    "Per annotated image: F1, precision, recall, median-diameter ratios (and the annotated median's interval), KS, time"
     from scipy.stats import ks_2samp
-    folder, names = Path(folder), [v['filename'] for v in json.loads(Path(annotations).read_text())['_via_img_metadata'].values()]
-    sat_names = ([v['filename'] for v in json.loads(Path(satellite_annotations).read_text())['_via_img_metadata'].values()]
-                 if satellite_annotations else [])
+    files_of = lambda project: [v['filename'] for v in json.loads(Path(project).read_text())['_via_img_metadata'].values()]
+    folder, names = Path(folder), files_of(annotations)
+    sat_names = files_of(satellite_annotations) if satellite_annotations else []
     rows = []
     for name in names:
         img8 = grey8(read_micrograph(folder/name)[0], folder/name)
@@ -633,13 +644,14 @@ def annotated_check(
                  median_iou=float(np.median(m['best_iou'])), median_ed_ratio=wf.ed.median() / wt.ed.median(),
                  annotated_median_low=lo / wt.ed.median(), annotated_median_high=hi / wt.ed.median(),
                  matched_ed_ratio=float(np.median(np.sqrt(pairs[:, 1] / pairs[:, 0]))),
-                 volume_d50_ratio=float(weighted_quantiles(wf.ed, wf.ed ** 3, 0.5) / weighted_quantiles(wt.ed,
-                                                                                                        wt.ed ** 3, 0.5)),
+                 volume_d50_ratio=float(weighted_quantiles(wf.ed, wf.ed ** 3, 0.5)
+                                        / weighted_quantiles(wt.ed, wt.ed ** 3, 0.5)),
                  ks=ks_2samp(wf.ed, wt.ed).statistic, seconds=seconds,
                  satellites_per_particle=wf.satellites.mean())
         if name in sat_names:
             true_sats = via_labels(satellite_annotations, img8.shape, name)
-            hit = true_sats[sats.y.round().astype(int).to_numpy(), sats.x.round().astype(int).to_numpy()] if len(sats) else np.zeros(0, int)
+            pixel = lambda c: sats[c].round().astype(int).to_numpy()
+            hit = true_sats[pixel('y'), pixel('x')] if len(sats) else np.zeros(0, int)
             r.update(true_satellites_per_particle=true_sats.max() / max(m['n_true'], 1),
                      satellite_precision=(hit > 0).mean() if len(hit) else np.nan,
                      satellite_recall=len(set(hit[hit > 0])) / max(true_sats.max(), 1))
@@ -650,7 +662,7 @@ def annotated_check(
 def contacts(
     labels, # instance label image
 )->pd.DataFrame:
-    "Shared outline between touching segments: one row per ordered pair (`label`, `neighbour`), in pixel edges, and the share of `label`'s outline"
+    "Shared outline of touching segments: per ordered pair (`label`, `neighbour`), pixel edges and share of `label`'s outline"
     pairs = []
     for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:])):
         edge = a != b
@@ -685,7 +697,7 @@ def field_summary(
     labels, # its instance labels
     particles, # their `measure_particles` rows
 )->dict:
-    "Per field: whole particles per megapixel, coverage, share of particles touching another, means of circularity, aspect, satellites"
+    "Per field: whole particles per megapixel, coverage, share touching another, mean circularity, aspect and satellites"
     whole = particles[~particles.border]
     touching = set(contacts(labels).label)
     return dict(particles_per_mpx=len(whole) / img8.size * 1e6, coverage=float((labels > 0).mean()),
