@@ -8,17 +8,33 @@ the largest part of it: 'merged into a found particle' when that segment matches
 unmatched segment' when it matches nothing. Sizes are equivalent diameters over the image's annotated number median. A found
 satellite (the library's `split_lobes`) falls on an annotated satellite, on an annotated particle that nothing matched (the
 annotators outlined it as a particle of its own), on a matched annotated particle, or on nothing annotated. `02a_morphology`
-quotes it."""
+quotes it.
+
+Last, the annotators' convention, image by image: of the small objects (6-25 px across) beside a particle at least twice
+their size, how many they outlined as particles of their own (a particle polygon within 2 px of the larger one) and how
+many as satellites (a satellite polygon, which lies inside its parent's particle polygon)."""
 import argparse, json
 from pathlib import Path
 import numpy as np, pandas as pd
+from scipy import ndimage as ndi
 from powderflow.semfiles import read_micrograph
 from powderflow.morphology import grey8, via_labels, particle_mask, segment_particles, measure_particles
 from morphology_small_particles import iou_table   # this folder's script: a benchmark, not the library
 
+def attached_convention(particles, satellites, lo=6, hi=25):
+    "Small objects beside a particle at least twice their size: outlined as particles, outlined as satellites"
+    whole = measure_particles(particles); whole = whole[~whole.border]
+    size = dict(zip(whole.label, whole.ed))
+    sat = measure_particles(satellites)
+    near = lambda lab: np.unique(particles[ndi.binary_dilation(particles == lab, iterations=2) & (particles != lab)])
+    as_particles = sum(any(size.get(k, 0) >= 2 * ed for k in near(lab) if k)
+                       for lab, ed in zip(whole.label, whole.ed) if lo <= ed <= hi)
+    as_satellites = int(sat.ed.between(lo, hi).sum())
+    return as_particles, as_satellites
+
 def main(real):
     ann, sat = real/'via_powder_particle_masks_training.json', real/'via_powder_satellite_masks_training.json'
-    misses, fates = [], []
+    misses, fates, convention = [], [], []
     for name in [v['filename'] for v in json.loads(ann.read_text())['_via_img_metadata'].values()]:
         img8 = grey8(read_micrograph(real/name)[0], real/name)
         truth, true_sats = via_labels(ann, img8.shape, name), via_labels(sat, img8.shape, name)
@@ -38,12 +54,17 @@ def main(real):
             fates.append(dict(image=name[:15], fate='on an annotated satellite' if true_sats[y, x] else
                               'on an annotated particle nothing matched' if k and not matched_true[k] else
                               'on a matched annotated particle' if k else 'nothing annotated there'))
+        a, b = attached_convention(truth, true_sats)
+        convention.append(dict(image=name[:15], outlined_as_particles=a, outlined_as_satellites=b,
+                               share_as_particles=round(a / max(a + b, 1), 2)))
     misses, fates = pd.DataFrame(misses), pd.DataFrame(fates)
     print('whole annotated particles not found: count (median size / annotated median)')
     table = misses.groupby(['fate', 'image']).size().unstack(fill_value=0).astype(str) + ' (' + \
             misses.groupby(['fate', 'image'])['size'].median().unstack().round(2).astype(str) + ')'
     print(table.fillna('0').to_string()); print()
-    print('found satellites:'); print(pd.crosstab(fates.fate, fates.image).to_string())
+    print('found satellites:'); print(pd.crosstab(fates.fate, fates.image).to_string()); print()
+    print('small objects (6-25 px) beside a particle twice their size, as the annotators outlined them:')
+    print(pd.DataFrame(convention).to_string(index=False))
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
