@@ -624,7 +624,7 @@ def annotated_check(
     annotations, # VIA project JSON with every particle outlined
     satellite_annotations=None, # VIA project JSON with the satellites outlined (optional)
 )->pd.DataFrame:
-    "Per annotated image: F1, precision, recall, median-diameter ratios (and the annotated median's interval), KS, time"
+    "Per annotated image: F1, precision, recall, median-diameter ratios (and the annotated median's interval), KS, satellites, time"
     from scipy.stats import ks_2samp
     files_of = lambda project: [v['filename'] for v in json.loads(Path(project).read_text())['_via_img_metadata'].values()]
     folder, names = Path(folder), files_of(annotations)
