@@ -14,16 +14,15 @@ not classed substrate.
 - real: trained on three annotated images (20,000 pixels of each class from each), scored on the fourth.
 
 `02a_morphology` quotes it: where each training set sends the number-median ratio says what the floor is up against."""
-import argparse, json, time
-from dataclasses import fields
-from pathlib import Path
+import json, time
 import numpy as np, pandas as pd, cv2
 from scipy import ndimage as ndi
 from skimage import feature, segmentation
 from sklearn.ensemble import RandomForestClassifier
-from powderflow import synthetic as syn
 from powderflow.semfiles import read_micrograph
 from powderflow.morphology import grey8, particle_mask, distance_map, via_labels, match_instances, measure_particles
+from morphology_small_particles import real_args             # this folder's scripts: benchmarks, not the library
+from morphology_sensitivity import simulated_tiles
 
 THRESHOLDS = (0.4, 0.5, 0.6)
 
@@ -59,19 +58,7 @@ def learned_labels(F, clf, threshold):
     labels = segmentation.watershed(-interior, ndi.label(interior > threshold)[0], mask=p[..., 0] < 0.5)
     return segmentation.relabel_sequential(np.where((np.bincount(labels.ravel()) < 6)[labels], 0, labels))[0]
 
-def simulated_tiles(seed, medians, routes, size=512, min_visible=20):
-    "Tiles of the benchmark's powders of `routes` with their true instance labels, powder i drawn from (seed, i)"
-    out = []
-    for i, row in enumerate(syn.default_powders().itertuples(index=False)):
-        if row.route not in routes: continue
-        p, rng = syn.Powder(**{f.name: getattr(row, f.name) for f in fields(syn.Powder)}), np.random.default_rng((seed, i))
-        for m in medians:
-            img, true, _ = syn.render_tile(p, 127000 / (p.number_median_um / m * size), size, rng, frame_px=size,
-                                           instances=True)
-            out.append((grey8(img), np.where((np.bincount(true.ravel()) < min_visible)[true], 0, true)))
-    return out
-
-def score(img8, F, truth, clf, threshold):
+def score(F, truth, clf, threshold):
     "F1 and the number-median ratio of the whole particles"
     labels = learned_labels(F, clf, threshold)
     a, b = measure_particles(labels), measure_particles(truth)
@@ -83,23 +70,23 @@ def main(real):
     reals = []
     for name in names:
         img8 = grey8(read_micrograph(real/name)[0], real/name)
-        reals.append((name[:15], img8, pixel_features(img8), via_labels(ann, img8.shape, name)))
+        reals.append((name[:15], pixel_features(img8), via_labels(ann, img8.shape, name)))
     rng, rows, t0 = np.random.default_rng(0), [], time.perf_counter()
     train = [(pixel_features(i), pixel_classes(t))
-             for i, t in simulated_tiles(1, (25, 40, 60), ('gas atomised', 'water atomised', 'plasma atomised'))]
+             for _, i, t in simulated_tiles(1, (25, 40, 60), ('gas atomised', 'water atomised', 'plasma atomised'))]
     clf = forest(*sample(train, 1500, rng))
-    test = [(i, pixel_features(i), t) for i, t in simulated_tiles(0, (30,), ('gas atomised',))]
+    test = [(pixel_features(i), t) for _, i, t in simulated_tiles(0, (30,), ('gas atomised',))]
     for th in THRESHOLDS:
-        sim = np.array([score(i, F, t, clf, th) for i, F, t in test])
+        sim = np.array([score(F, t, clf, th) for F, t in test])
         rows.append(dict(trained_on='simulator', threshold=th, scored_on='simulated gas atomised (16)',
                          f1=sim[:, 0].mean(), number_median_ratio=np.median(sim[:, 1])))
-        for name, img8, F, truth in reals:
-            f1, ratio = score(img8, F, truth, clf, th)
+        for name, F, truth in reals:
+            f1, ratio = score(F, truth, clf, th)
             rows.append(dict(trained_on='simulator', threshold=th, scored_on=name, f1=f1, number_median_ratio=ratio))
-    for k, (name, img8, F, truth) in enumerate(reals):
-        clf = forest(*sample([(r[2], pixel_classes(r[3])) for j, r in enumerate(reals) if j != k], 20000, rng))
+    for k, (name, F, truth) in enumerate(reals):
+        clf = forest(*sample([(r[1], pixel_classes(r[2])) for j, r in enumerate(reals) if j != k], 20000, rng))
         for th in THRESHOLDS:
-            f1, ratio = score(img8, F, truth, clf, th)
+            f1, ratio = score(F, truth, clf, th)
             rows.append(dict(trained_on='the other three real images', threshold=th, scored_on=name, f1=f1,
                              number_median_ratio=ratio))
     t = pd.DataFrame(rows).round(3)
@@ -108,8 +95,4 @@ def main(real):
     print(f'{time.perf_counter() - t0:.0f} s')
 
 if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--real', default=str(Path(__file__).resolve().parents[1].parent/'shared'/'real-sem'/'ampis-powder'))
-    real = Path(p.parse_args().real)
-    if not (real/'via_powder_particle_masks_training.json').exists(): raise SystemExit(f'{real}: no annotated micrographs here')
-    main(real)
+    main(real_args(__doc__).real)

@@ -13,13 +13,12 @@ quotes it.
 Last, the annotators' convention, image by image: of the small objects (6-25 px across) beside a particle at least twice
 their size, how many they outlined as particles of their own (a particle polygon within 2 px of the larger one) and how
 many as satellites (a satellite polygon, which lies inside its parent's particle polygon)."""
-import argparse, json
-from pathlib import Path
+import json
 import numpy as np, pandas as pd
 from scipy import ndimage as ndi
 from powderflow.semfiles import read_micrograph
 from powderflow.morphology import grey8, via_labels, particle_mask, segment_particles, measure_particles
-from morphology_small_particles import iou_table   # this folder's script: a benchmark, not the library
+from morphology_small_particles import iou_table, real_args   # this folder's script: a benchmark, not the library
 
 def attached_convention(particles, satellites, lo=6, hi=25):
     "Small objects beside a particle at least twice their size: outlined as particles, outlined as satellites"
@@ -67,8 +66,4 @@ def main(real):
     print(pd.DataFrame(convention).to_string(index=False))
 
 if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--real', default=str(Path(__file__).resolve().parents[1].parent/'shared'/'real-sem'/'ampis-powder'))
-    real = Path(p.parse_args().real)
-    if not (real/'via_powder_particle_masks_training.json').exists(): raise SystemExit(f'{real}: no annotated micrographs here')
-    main(real)
+    main(real_args(__doc__).real)

@@ -10,9 +10,9 @@ With --simulated, each setting is also scored where tuning is fair, against the 
 the 16 gas-atomised powders of the benchmark, 2 tiles of 512 px each (number median 30 px across, seed 0), as
 `simulated_check` draws them: mean F1 and the median over powders of the number-median error. Two rows combine the
 peak settings the simulator prefers, to see whether what the simulator rewards carries over to the real images."""
-import argparse, json, time
-from pathlib import Path
+import json, time
 import numpy as np, pandas as pd
+from morphology_small_particles import real_args   # this folder's script: a benchmark, not the library
 from powderflow.semfiles import read_micrograph
 from powderflow.morphology import (grey8, via_labels, particle_mask, distance_map, disc_peaks, power_labels, split_lobes,
                                    match_instances, measure_particles, weighted_quantiles)
@@ -32,19 +32,19 @@ def segment(img8, s):
     centres, radii = disc_peaks(distance_map(mask), **s.get('peak', {}))
     return split_lobes(power_labels(mask, centres, radii), centres, radii, img8, **s.get('lobe', {}))[0]
 
-def simulated_tiles(tiles=2, size=512, median_px=30, min_visible=20, seed=0):
-    "The gas-atomised powders' tiles with their true instance labels, drawn as `simulated_check` draws them"
+def simulated_tiles(seed, medians, routes, size=512, min_visible=20):
+    """Tiles (powder, 8-bit image, true instance labels) of the benchmark's powders of `routes`, one per number median in
+    `medians` (px), powder i drawn from the seed (seed, i) as `simulated_check` draws them"""
     from dataclasses import fields
     from powderflow import synthetic as syn
-    P = syn.default_powders(); out = []
-    for i, row in enumerate(P.itertuples(index=False)):
-        if row.route != 'gas atomised': continue
+    out = []
+    for i, row in enumerate(syn.default_powders().itertuples(index=False)):
+        if row.route not in routes: continue
         p, rng = syn.Powder(**{f.name: getattr(row, f.name) for f in fields(syn.Powder)}), np.random.default_rng((seed, i))
-        mag = 127000 / (p.number_median_um / median_px * size)
-        for _ in range(tiles):
-            img, true, _ = syn.render_tile(p, mag, size, rng, frame_px=size, instances=True)
-            true = np.where((np.bincount(true.ravel()) < min_visible)[true], 0, true)
-            out.append((row.name, grey8(img), true))
+        for m in medians:
+            img, true, _ = syn.render_tile(p, 127000 / (p.number_median_um / m * size), size, rng, frame_px=size,
+                                           instances=True)
+            out.append((row.name, grey8(img), np.where((np.bincount(true.ravel()) < min_visible)[true], 0, true)))
     return out
 
 def simulated_scores(tiles, s):
@@ -67,7 +67,7 @@ def main(real, simulated=False):
         truth = via_labels(ann, img8.shape, name); t = measure_particles(truth); t = t[~t.border]
         images.append((img8, truth, t.ed.median(), volume_d50(t.ed.to_numpy())))
     rows, t0 = [], time.perf_counter()
-    tiles = simulated_tiles() if simulated else None
+    tiles = simulated_tiles(0, (30, 30), ('gas atomised',)) if simulated else None   # 2 tiles per powder
     for s in SETTINGS + (SIMULATOR_CHOICE if simulated else []):
         f1, num, vol = [], [], []
         for img8, truth, med, vd50 in images:
@@ -85,9 +85,6 @@ def main(real, simulated=False):
           + (f' and {len(tiles)} simulated tiles' if simulated else '') + f' in {time.perf_counter() - t0:.0f} s')
 
 if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--real', default=str(Path(__file__).resolve().parents[1].parent/'shared'/'real-sem'/'ampis-powder'))
-    p.add_argument('--simulated', action='store_true', help="also score each setting on simulated gas-atomised tiles")
-    a = p.parse_args(); real = Path(a.real)
-    if not (real/'via_powder_particle_masks_training.json').exists(): raise SystemExit(f'{real}: no annotated micrographs here')
-    main(real, a.simulated)
+    a = real_args(__doc__, lambda p: p.add_argument('--simulated', action='store_true',
+                                                     help='also score each setting on simulated gas-atomised tiles'))
+    main(a.real, a.simulated)

@@ -64,9 +64,14 @@ def iou_table(truth, pred):
     iou[0], iou[:, 0] = 0, 0
     return iou, inter
 
-if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def real_args(doc, configure=None):
+    "The command line of the annotated-micrograph benchmarks: --real (a folder with the annotations), and what `configure` adds"
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument('--real', default=str(Path(__file__).resolve().parents[1].parent/'shared'/'real-sem'/'ampis-powder'))
-    real = Path(p.parse_args().real)
-    if not (real/'via_powder_particle_masks_training.json').exists(): raise SystemExit(f'{real}: no annotated micrographs here')
-    main(real)
+    if configure: configure(p)
+    a = p.parse_args(); a.real = Path(a.real)
+    if not (a.real/'via_powder_particle_masks_training.json').exists(): raise SystemExit(f'{a.real}: no annotated micrographs here')
+    return a
+
+if __name__ == '__main__':
+    main(real_args(__doc__).real)
