@@ -14,9 +14,18 @@ from . import synthetic as syn
 from .reproduce import StudyError
 
 # %% auto #0
-__all__ = ['main']
+__all__ = ['MORPHOLOGY_EXIT_CODES', 'main']
 
 # %% ../nbs/90_cli.ipynb #b6dcd65f
+MORPHOLOGY_EXIT_CODES = '''exit status:
+  0  every image was measured
+  1  some images could not be measured: the others' label images, particles.csv, images.csv and powders.csv are
+     written, images.csv gives each image's status, and a summary on stderr names each failed file and why
+  2  a usage error (no image among IMAGES, a scale that is not a positive number, an output folder that cannot be
+     written, a powder mixing images with and without a scale), or no image could be measured: then only
+     images.csv is written, with each reason, and no particles.csv or powders.csv (any from an earlier run in OUT
+     are removed)'''
+
 def _parser():
     p = argparse.ArgumentParser(prog='powderflow',
                                 description='Metal-powder flowability from SEM micrographs: the study and '
@@ -127,7 +136,8 @@ def _parser():
     q = sub.add_parser('predict',
                        help='predict flowability from SEM images: a CSV per tile and one per powder')
     q.add_argument('tiles', nargs='+',
-                   help='SEM images (TIFF or PNG, 16-bit or 8-bit exports), folders of them, or a shell glob')
+                   help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit exports), folders of them, or a shell '
+                        'glob')
     q.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
     q.add_argument('--magnification', type=float, default=None,
                    help='for images whose metadata gives no scale')
@@ -141,9 +151,14 @@ def _parser():
 
     m = sub.add_parser('morphology',
                        help='particle size and shape from SEM images: label images, particles.csv, '
-                            'powders.csv, figures')
+                            'powders.csv, figures',
+                       description='Particle size and shape from SEM images. A folder is a batch: an image that '
+                                   'cannot be measured gets its reason in images.csv (column status) and the '
+                                   'others are measured and written.',
+                       epilog=MORPHOLOGY_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     m.add_argument('images', nargs='+',
-                   help='SEM images (TIFF or PNG, 16-bit or 8-bit), folders of them, or globs')
+                   help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit; grey, or grey stored as RGB), '
+                        'folders of them, or globs')
     m.add_argument('--out', required=True, help='output folder')
     scale = m.add_mutually_exclusive_group()
     scale.add_argument('--pixel-size', default=None, metavar='UM',
@@ -177,6 +192,27 @@ def _convert_cmd(a):
                           overwrite=a.overwrite, strict=not a.keep_going)
     print(df.status.str.split(':').str[0].value_counts().to_string())
     print(f'index of outputs: {Path(a.dst)/"conversions.csv"}')
+
+# %% ../nbs/90_cli.ipynb #a0b1b6bb
+def _morphology_cmd(a):
+    "Measure, print the powders, and exit 1 with a summary naming each image that could not be measured"
+    from powderflow.morphology import morphology_files, failed_images_summary
+    parts, pows = morphology_files(a.images, a.out, a.pixel_size, a.magnification, a.powder,
+                                   figures=not a.no_figures)
+    cols = ['powder_name', 'n_images', 'n_particles', 'n_border', 'unit', 'D10', 'D50', 'D50_lo',
+            'D50_hi', 'D90', 'span', 'Dv50',
+            'circularity_mean', 'aspect_mean', 'satellites_mean']
+    out = Path(a.out)
+    print(pows[[c for c in cols if c in pows.columns]].round(3).to_string(index=False))
+    print(f'{len(parts)} particles in {parts.image.nunique()} images; {out/"particles.csv"}, '
+          f'{out/"images.csv"}, {out/"powders.csv"}, label images in {out/"labels"}')
+    images = pd.read_csv(out/'images.csv', dtype={'status': str}, keep_default_na=False)
+    if failed := failed_images_summary(images):
+        n_failed = int((images.status != 'ok').sum())
+        print(f'powderflow morphology: {n_failed} of {len(images)} images could not be measured; the '
+              f'{len(images) - n_failed} measured are in the tables ({out/"images.csv"} gives each status):\n'
+              f'{failed}', file=sys.stderr)
+        sys.exit(1)
 
 # %% ../nbs/90_cli.ipynb #2dd4e2e1
 # one folder, CSV or tile; or several (a shell glob)
@@ -311,20 +347,13 @@ def main(
                       'farther from the training powders than any '
                       'validation powder did (domain_ratio > 1): treat those predictions as guesses')
             print(f'per tile: {out}; per powder: {out.with_name(out.stem + "_powders.csv")}')
-        elif a.cmd == 'morphology':
-            from powderflow.morphology import morphology_files
-            parts, pows = morphology_files(a.images, a.out, a.pixel_size, a.magnification, a.powder,
-                                           figures=not a.no_figures)
-            cols = ['powder_name', 'n_images', 'n_particles', 'n_border', 'unit', 'D10', 'D50', 'D50_lo',
-                    'D50_hi', 'D90', 'span', 'Dv50',
-                    'circularity_mean', 'aspect_mean', 'satellites_mean']
-            print(pows[[c for c in cols if c in pows.columns]].round(3).to_string(index=False))
-            print(f'{len(parts)} particles in {parts.image.nunique()} images; {Path(a.out)/"particles.csv"}, '
-                  f'{Path(a.out)/"powders.csv"}, '
-                  f'label images in {Path(a.out)/"labels"}')
+        elif a.cmd == 'morphology': _morphology_cmd(a)
         elif a.cmd == 'pipelines':
             for k, p in cv.PIPELINES.items(): print(f'{k:12s} {p}')
         elif a.cmd == 'demo-tiles':
             for p in cv.demo_tiles(a.dst, a.n, a.size, a.seed): print(p)
     except (cv.TileError, cv.ConversionError, syn.SynthError, StudyError, FileNotFoundError, FileExistsError, PermissionError, KeyError, ValueError) as e:
-        sys.exit(f'powderflow {a.cmd}: error: {e.args[0] if isinstance(e, KeyError) else e}')
+        message = f'powderflow {a.cmd}: error: {e.args[0] if isinstance(e, KeyError) else e}'
+        if a.cmd == 'morphology':   # a usage error, or no image measured: MORPHOLOGY_EXIT_CODES
+            print(message, file=sys.stderr); sys.exit(2)
+        sys.exit(message)

@@ -229,7 +229,7 @@ def _square_crops(
 # %% ../nbs/04c_inference.ipynb #090667ab
 def predict_files(
     model_dir, # a saved model (`save_model`)
-    paths, # SEM images: files and/or folders (searched recursively); TIFF or PNG, 16-bit or 8-bit exports
+    paths, # SEM images: files and/or folders (searched recursively); TIFF, PNG, JPEG or BMP (`read_micrograph`)
     magnification=None, # magnification of images whose metadata gives no scale
     powder=None, # powder name for all images (default: see `powder_of`)
     extra=None, # values of the model's extra inputs, e.g. {'density': 7.9}

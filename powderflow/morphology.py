@@ -14,11 +14,11 @@ from .core import atomic_write, save_figure, parallel_map
 from .semfiles import read_micrograph, powder_of
 
 # %% auto #0
-__all__ = ['SHAPE_MEASURES', 'MORPHOMETRY_FEATURES', 'MorphologyError', 'grey8', 'particle_mask', 'distance_map', 'disc_peaks',
-           'power_labels', 'split_lobes', 'segment_particles', 'measure_particles', 'weighted_quantiles',
-           'median_interval', 'powder_statistics', 'plot_powder', 'measure_image', 'morphology_files', 'measure_tile',
-           'measure_tiles', 'powder_features', 'via_labels', 'match_instances', 'simulated_check', 'annotated_check',
-           'contacts', 'radial_spectrum', 'field_summary']
+__all__ = ['SHAPE_MEASURES', 'IMAGE_COLUMNS', 'MORPHOMETRY_FEATURES', 'MorphologyError', 'grey8', 'particle_mask', 'distance_map',
+           'disc_peaks', 'power_labels', 'split_lobes', 'segment_particles', 'measure_particles', 'weighted_quantiles',
+           'median_interval', 'powder_statistics', 'plot_powder', 'measure_image', 'failed_images_summary',
+           'morphology_files', 'measure_tile', 'measure_tiles', 'powder_features', 'via_labels', 'match_instances',
+           'simulated_check', 'annotated_check', 'contacts', 'radial_spectrum', 'field_summary']
 
 # %% ../nbs/02a_morphology.ipynb #321ca8ee
 class MorphologyError(ValueError):
@@ -373,13 +373,14 @@ def measure_image(
     pixel_size_um=None, # pixel size where the file gives no scale
     magnification=None, # magnification where the file gives no scale
 )->tuple[pd.DataFrame, np.ndarray, np.ndarray, dict]:
-    "Particles of one image: (particle rows, labels, 8-bit image, metadata); errors name the file"
+    "Particles of one image: (particle rows, labels, 8-bit image, metadata); any error a `MorphologyError` naming the file"
     try: img, meta = read_micrograph(path, pixel_size_um, magnification)
+    except OSError as e: raise MorphologyError(f'{path}: {e.strerror}' if e.strerror else str(e)) from None
     except ValueError as e: raise MorphologyError(str(e) if str(path) in str(e) else f'{path}: {e}') from None
     img8 = grey8(img, path)
     labels, sats = segment_particles(img8)
-    if not labels.max(): raise MorphologyError(f'{path}: no particles found (nothing brighter than the '
-                                               'substrate)')
+    if not labels.max(): raise MorphologyError(f'{path}: no particles found: the segmentation separated no '
+                                               'particle from the substrate')
     return measure_particles(labels, img8, meta.get('pixel_size_um'), sats), labels, img8, meta
 
 # %% ../nbs/02a_morphology.ipynb #947097f9
@@ -390,16 +391,34 @@ def _write_labels(path, labels):
         tifffile.imwrite(f, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32),
                          compression='zlib')
 
+def _reason(
+    error, # the error an image raised
+    path, # the image
+)->str:
+    "The error's text without the file's name in front: an image's `status` in `images.csv`"
+    text, prefix = str(error), f'{path}: '
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+def failed_images_summary(
+    images, # image rows (`images.csv`) with `image` and `status`
+)->str:
+    "One line per image that could not be measured, `  file: why`; '' when every image was"
+    failed = images[images.status != 'ok']
+    return '\n'.join(f'  {f}: {why}' for f, why in zip(failed.image, failed.status))
+
 # %% ../nbs/02a_morphology.ipynb #c24a19d3
+IMAGE_COLUMNS = ('image', 'powder_name', 'status', 'labels', 'height', 'width', 'pixel_size_um', 'magnification',
+                 'scale_source', 'bit_depth', 'data_bar', 'n_particles', 'n_border', 'coverage')   # of images.csv
+
 def morphology_files(
-    paths, # SEM images: files, folders (searched recursively) or globs; TIFF or PNG, 16-bit or 8-bit
+    paths, # SEM images: files, folders (searched recursively) or globs; TIFF, PNG, JPEG or BMP, 16-bit or 8-bit
     out, # output folder
     pixel_size_um=None, # pixel size of images whose metadata gives no scale
     magnification=None, # magnification of images whose metadata gives no scale
     powder=None, # one powder name for all images (default: `powder_of`)
     figures=True, # draw a figure per powder
 )->tuple[pd.DataFrame, pd.DataFrame]:
-    "Segment and measure every image; write label images, `particles.csv`, `images.csv`, `powders.csv` and figures to `out`"
+    "Measure each image on its own into `out`: label images, `particles.csv`, `images.csv` (a `status` each), `powders.csv`"
     from powderflow.semfiles import image_files
     from powderflow.conversion import check_writable
     pixel_size_um, magnification = _check_scale(pixel_size_um, 'pixel size'), _check_scale(magnification,
@@ -412,13 +431,16 @@ def morphology_files(
         while not q.is_relative_to(common): common = common.parent
     particles, images, shown = [], [], {}
     for f, given in files:
-        t, labels, img8, meta = measure_image(f, pixel_size_um, magnification)
         name = powder or powder_of(f, given)
+        # a bad image is a row that says why, not the end of the batch
+        try: t, labels, img8, meta = measure_image(f, pixel_size_um, magnification)
+        except MorphologyError as e:
+            images.append(dict(image=str(f), powder_name=name, status=_reason(e, f))); continue
         dst = out/'labels'/f.absolute().parent.relative_to(common)/f'{f.stem}_labels.tif'
         _write_labels(dst, labels)
         t.insert(0, 'image', str(f)); t.insert(1, 'powder_name', name)
         particles.append(t)
-        images.append(dict(image=str(f), powder_name=name, labels=str(dst.relative_to(out)),
+        images.append(dict(image=str(f), powder_name=name, status='ok', labels=str(dst.relative_to(out)),
                            height=labels.shape[0], width=labels.shape[1],
                            pixel_size_um=meta.get('pixel_size_um'), magnification=meta.get('magnification'),
                            scale_source=meta.get('scale_source', ''),
@@ -426,16 +448,27 @@ def morphology_files(
                            n_particles=int((~t.border).sum()),
                            n_border=int(t.border.sum()), coverage=float((labels > 0).mean())))
         if figures and name not in shown: shown[name] = (img8, labels)
-    particles, images = pd.concat(particles, ignore_index=True), pd.DataFrame(images)
-    for name, g in images.groupby('powder_name'):
+    # the same columns whether or not any image was measured; counts stay integers beside the failed rows' blanks
+    images = pd.DataFrame(images).reindex(columns=IMAGE_COLUMNS).astype({c: 'Int64' for c in
+                                                                        ('height', 'width', 'bit_depth',
+                                                                         'n_particles', 'n_border')})
+    measured = images[images.status == 'ok']
+    for name, g in measured.groupby('powder_name'):
         if g.pixel_size_um.notna().any() and g.pixel_size_um.isna().any():
             raise MorphologyError(f'powder {name!r} mixes images with and without a scale '
                                   f'({", ".join(g.image[g.pixel_size_um.isna()][:3])} '
                                   'have none): give --pixel-size or --magnification, or measure them apart')
-    per_image = images.groupby('powder_name').agg(particles_per_image=('n_particles', 'mean'),
-                                                  coverage=('coverage', 'mean')).reset_index()
+    with atomic_write(out/'images.csv', 'w') as fh: images.to_csv(fh, index=False)
+    if not len(measured):
+        # nothing measured: no tables of particles, and none left from an earlier run beside this images.csv
+        for stem in ('particles', 'powders'): (out/f'{stem}.csv').unlink(missing_ok=True)
+        raise MorphologyError(f'no image could be measured ({len(images)} tried; {out/"images.csv"} has each '
+                              f'reason):\n{failed_images_summary(images)}')
+    particles = pd.concat(particles, ignore_index=True)
+    per_image = measured.groupby('powder_name').agg(particles_per_image=('n_particles', 'mean'),
+                                                    coverage=('coverage', 'mean')).reset_index()
     powders = powder_statistics(particles).merge(per_image)
-    for stem, tab in (('particles', particles), ('images', images), ('powders', powders)):
+    for stem, tab in (('particles', particles), ('powders', powders)):
         with atomic_write(out/f'{stem}.csv', 'w') as fh: tab.to_csv(fh, index=False)
     if figures:
         import matplotlib.pyplot as plt

@@ -10,9 +10,9 @@ import numpy as np, tifffile, cv2
 from .core import SEM_REFERENCE_WIDTH_MM
 
 # %% auto #0
-__all__ = ['SCALE_TOLERANCE', 'MAX_PIXEL_SIZE_UM', 'IMAGE_SUFFIXES', 'MAGNIFICATION_FOLDER', 'MetadataError',
-           'magnification_from_pixel_size', 'fei_scale', 'zeiss_scale', 'sidecar_scale', 'tiff_scale', 'complete_scale',
-           'detect_data_bar', 'drop_data_bar', 'image_files', 'powder_of', 'read_micrograph']
+__all__ = ['SCALE_TOLERANCE', 'MAX_PIXEL_SIZE_UM', 'IMAGE_SUFFIXES', 'MAGNIFICATION_FOLDER', 'MIN_IMAGE_SIDE', 'GREY_TOLERANCE',
+           'MetadataError', 'magnification_from_pixel_size', 'fei_scale', 'zeiss_scale', 'sidecar_scale', 'tiff_scale',
+           'complete_scale', 'detect_data_bar', 'drop_data_bar', 'image_files', 'powder_of', 'read_micrograph']
 
 # %% ../nbs/01a_sem_files.ipynb #b3960829
 SCALE_TOLERANCE = 0.05   # relative disagreement between two statements of the scale that is reported
@@ -205,25 +205,28 @@ def drop_data_bar(
     return img, meta
 
 # %% ../nbs/01a_sem_files.ipynb #a6c9640d
-IMAGE_SUFFIXES = ('.tif', '.tiff', '.png')
+IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg', '.bmp')   # compared in lower case: .JPG counts
 # '500x', '1k', '1.5k': a magnification, not a powder
 MAGNIFICATION_FOLDER = re.compile(r'^\d+(\.\d+)?\s*(x|k|kx)$', re.I)
 
 def image_files(
     paths, # files, folders (searched recursively) and glob patterns, as a user types them
 )->list[tuple[Path, Path]]:
-    "Each image (.tif, .tiff, .png) once, in order, with the path the user gave that led to it; a folder's sorted"
+    "Each image (`IMAGE_SUFFIXES`, any case) once, in order, with the path the user gave that led to it; a folder's sorted"
+    given_paths = [paths] if isinstance(paths, (str, Path)) else paths
     found = []
-    for given in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
-        if given.is_dir(): found += [(q, given) for q in sorted(given.rglob('*')) if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith('.')]
+    for given in map(Path, given_paths):
+        if given.is_dir(): found += [(q, given) for q in sorted(given.rglob('*'))
+                                     if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith('.')]
         elif given.exists(): found.append((given, given))
         elif any(ch in str(given) for ch in '*?['):
             import glob
-            found += [(Path(q), Path(q)) for q in sorted(glob.glob(str(given), recursive=True)) if Path(q).suffix.lower() in IMAGE_SUFFIXES]
+            found += [(Path(q), Path(q)) for q in sorted(glob.glob(str(given), recursive=True))
+                      if Path(q).suffix.lower() in IMAGE_SUFFIXES]
         else: raise FileNotFoundError(f'{given}: no such file or folder')
     files = list(dict((f, (f, g)) for f, g in found).values())
-    if not files: raise FileNotFoundError('no .tif/.tiff/.png images in '
-                                          f'{", ".join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}')
+    if not files: raise FileNotFoundError(f'no images ({"/".join(IMAGE_SUFFIXES)}) in '
+                                          f'{", ".join(map(str, given_paths))}')
     return files
 
 # %% ../nbs/01a_sem_files.ipynb #0c4862d9
@@ -241,41 +244,78 @@ def powder_of(
     return d.name
 
 # %% ../nbs/01a_sem_files.ipynb #9a30323f
+MIN_IMAGE_SIDE = 16   # pixels: a smaller image has nothing to measure and no tile to predict from
+GREY_TOLERANCE = 2    # grey levels (of 255; x 257 at 16 bits) by which R, G, B of grey saved as colour may differ
+
 def _grey(img, path):
-    "A 2-D image from greyscale, or from RGB(A) whose colour channels are equal (grey saved as colour); else a `ValueError`"
+    "2-D grey from grey, or from RGB(A) with R, G and B within `GREY_TOLERANCE` (their mean); else a `ValueError`"
+    if img.ndim == 3 and img.shape[-1] == 1: return img[..., 0]
     if img.ndim == 3 and img.shape[-1] in (3, 4):
         rgb = img[..., :3]
-        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
-            raise ValueError(f'{path}: RGB image (shape {img.shape}) with colour; expected greyscale')
-        img = np.ascontiguousarray(rgb[..., 0])
+        spread = int((rgb.max(-1) - rgb.min(-1)).max())
+        tolerance = GREY_TOLERANCE * (257 if img.dtype == np.uint16 else 1)
+        if spread > tolerance:
+            raise ValueError(f'{path}: RGB image (shape {img.shape}) with colour: R, G and B differ by up to {spread} '
+                             f'grey levels, a grey image saved as colour by at most {tolerance}; expected greyscale')
+        # the three channels' mean, rounded; exactly R where R = G = B
+        img = rgb[..., 0] if spread == 0 else ((rgb.sum(-1, dtype=np.uint32) + 1) // 3).astype(img.dtype)
+        img = np.ascontiguousarray(img)
     return img
 
+def _cut_short(
+    data, # a file's bytes
+)->str:
+    "Why the bytes of a JPEG, PNG or BMP are cut short, or '' (libjpeg fills a cut JPEG with grey and only warns)"
+    if data[:3] == b'\xff\xd8\xff' and b'\xff\xd9' not in data[-64:]:
+        return 'truncated JPEG: no end-of-image marker (FFD9) at its end'
+    if data[:8] == b'\x89PNG\r\n\x1a\n' and b'IEND' not in data[-32:]: return 'truncated PNG: no IEND chunk at its end'
+    if data[:2] == b'BM' and len(data) < (n := int.from_bytes(data[2:6], 'little')):
+        return f'truncated BMP: {len(data)} of the {n} bytes its header gives'
+    return ''
+
 # %% ../nbs/01a_sem_files.ipynb #814a64dc
+_DECODED = {'.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG', '.bmp': 'BMP'}   # read by OpenCV
+
 def read_micrograph(
-    path, # an SEM image: TIFF (8 or 16-bit, vendor metadata read) or PNG (8 or 16-bit)
+    path, # an SEM image: TIFF (vendor metadata read), PNG, JPEG or BMP; 8 or 16-bit; grey, or grey stored as RGB(A)
+          # whose R, G and B differ by at most `GREY_TOLERANCE` = 2 grey levels (x 257 at 16 bits; a JPEG's rounding)
     pixel_size_um=None, # the pixel size if the file does not say (the file's own statement wins)
     magnification=None, # the magnification if the file does not say
 )->tuple[np.ndarray, dict]:
-    "The image (uint8 or uint16, information bar removed) and its metadata: scale and its source, bit depth, what was cropped"
+    "The image (2-D uint8 or uint16, information bar removed) and its metadata: scale and source, bit depth, what was cropped"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such image')
-    if path.suffix.lower() in ('.tif', '.tiff'):
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES: raise ValueError(f'{path}: not an image powderflow reads '
+                                                      f'({"/".join(IMAGE_SUFFIXES)})')
+    if path.stat().st_size == 0: raise ValueError(f'{path}: empty file (0 bytes)')
+    if suffix in ('.tif', '.tiff'):
         try:
             with tifffile.TiffFile(path) as tif:
                 if len(tif.pages) > 1: raise ValueError(f'{path}: multi-page TIFF ({len(tif.pages)} pages); '
                                                         'expected a single page')
-                img, meta = tif.pages[0].asarray(), tiff_scale(tif, path)
+                meta = tiff_scale(tif, path)
+                try: img = tif.pages[0].asarray()
+                except ValueError as e:   # a compression tifffile leaves to imagecodecs (LZW, JPEG): libtiff's
+                    img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+                    if img is None: raise ValueError(f'{path}: not a readable TIFF ({e})') from e
+                    if img.ndim == 3: img = img[..., [2, 1, 0, 3][:img.shape[-1]]]   # OpenCV's BGR(A)
         except ValueError: raise   # ours, MetadataError included
         except Exception as e: raise ValueError(f'{path}: not a readable TIFF ({type(e).__name__}: {e})') from e
-    elif path.suffix.lower() == '.png':
-        img, meta = cv2.imread(str(path), cv2.IMREAD_UNCHANGED), sidecar_scale(path)
-        if img is None: raise ValueError(f'{path}: not a readable PNG')
-        if img.ndim == 3: img = img[..., ::-1]   # OpenCV's BGR
-    else: raise ValueError(f'{path}: not a TIFF or PNG image')
+    else:
+        data = path.read_bytes()
+        if why := _cut_short(data): raise ValueError(f'{path}: {why}')
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if img is None: raise ValueError(f'{path}: not a readable {_DECODED[suffix]} image')
+        if img.ndim == 3: img = img[..., [2, 1, 0, 3][:img.shape[-1]]]   # OpenCV's BGR(A)
+        meta = sidecar_scale(path)
     img = _grey(img, path)
     if img.dtype not in (np.uint8, np.uint16) or img.ndim != 2:
         raise ValueError(f'{path}: {img.dtype} image of shape {img.shape}; expected 8 or 16-bit unsigned '
                          'greyscale')
+    if min(img.shape) < MIN_IMAGE_SIDE:
+        raise ValueError(f'{path}: {img.shape[1]} x {img.shape[0]} pixels, too small to measure (at least '
+                         f'{MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE})')
     img, meta = drop_data_bar(img, meta, path)
     # the caller's scale, only where the file gives none
     if 'pixel_size_um' not in meta and 'magnification' not in meta:

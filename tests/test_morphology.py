@@ -44,18 +44,94 @@ def test_cli_writes_labels_tables_and_figures(tmp_path):
 def test_cli_bad_input(tmp_path):
     write_powder(tmp_path/'tiles', 'Cu-GA-15', n=1)
     tile = next((tmp_path/'tiles').rglob('*.tif'))
-    for bad in ('0', '-2', 'ten'):
+    for bad in ('0', '-2', 'ten'):   # a usage error: exit 2, nothing written
         r = run('morphology', tile, '--out', tmp_path/'o', '--pixel-size', bad)
-        assert r.returncode == 1 and f"pixel size is '{bad}'" in r.stderr and 'Traceback' not in r.stderr, r.stderr
+        assert r.returncode == 2 and f"pixel size is '{bad}'" in r.stderr and 'Traceback' not in r.stderr, r.stderr
+        assert not (tmp_path/'o').exists()
     r = run('morphology', tile, '--out', tmp_path/'o', '--pixel-size', '0.5', '--magnification', '500')
     assert r.returncode == 2 and 'not allowed with argument' in r.stderr
     cv2.imwrite(str(tmp_path/'flat.png'), np.full((64, 64), 7, np.uint8))
     (tmp_path/'junk.tif').write_bytes(b'II*\x00 garbage')
     for f, msg in (('flat.png', 'flat.png: constant image'), ('junk.tif', 'junk.tif: not a readable TIFF')):
-        r = run('morphology', tile, tmp_path/f, '--out', tmp_path/'o2')
+        r = run('morphology', tile, tmp_path/f, '--out', tmp_path/'o2')   # the tile is measured, the bad file named
         assert r.returncode == 1 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
-        assert not (tmp_path/'o2'/'particles.csv').exists()   # no table from a half-done run
+        assert set(pd.read_csv(tmp_path/'o2'/'particles.csv').image) == {str(tile)}
         assert not list((tmp_path/'o2').rglob('.*.tmp'))        # and no temporary left behind
+
+def grey_image(shape=(96, 128), seed=0):
+    "A smooth 8-bit grey image (20-235), such as an SEM export"
+    rng = np.random.default_rng(seed)
+    return cv2.normalize(cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), 4), None, 20, 235,
+                         cv2.NORM_MINMAX).astype(np.uint8)
+
+def test_formats_read_as_the_same_grey(tmp_path):
+    "JPEG, BMP, 8-bit PNG, 16-bit TIFF and grey stored as an RGB JPEG (any case of suffix) read as the same 2-D grey"
+    from powderflow.semfiles import read_micrograph, image_files
+    grey = grey_image()
+    cv2.imwrite(str(tmp_path/'a.png'), grey); cv2.imwrite(str(tmp_path/'b.BMP'), grey)
+    cv2.imwrite(str(tmp_path/'c.tiff'), grey.astype(np.uint16) * 257)
+    cv2.imwrite(str(tmp_path/'d.jpg'), grey, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(tmp_path/'e.JPEG'), np.dstack([grey] * 3), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(tmp_path/'f.png'), np.dstack([grey] * 3 + [np.full_like(grey, 255)]))   # RGBA
+    assert [f.name for f, _ in image_files(tmp_path)] == ['a.png', 'b.BMP', 'c.tiff', 'd.jpg', 'e.JPEG', 'f.png']
+    for name in ('a.png', 'b.BMP', 'f.png'):
+        img, meta = read_micrograph(tmp_path/name)
+        assert img.dtype == np.uint8 and meta['bit_depth'] == 8 and np.array_equal(img, grey), name
+    img, meta = read_micrograph(tmp_path/'c.tiff')
+    assert meta['bit_depth'] == 16 and np.array_equal(img, grey.astype(np.uint16) * 257)
+    for name in ('d.jpg', 'e.JPEG'):   # a JPEG is lossy: within a few grey levels
+        img, meta = read_micrograph(tmp_path/name)
+        assert img.shape == grey.shape and img.dtype == np.uint8, name
+        assert np.abs(img.astype(int) - grey).max() <= 6, name
+
+def test_bad_files_one_error_each_naming_the_file(tmp_path):
+    "A truncated JPEG, an empty file, a 1 x 1 image, a constant image, a true colour image: one clear error each"
+    from powderflow.morphology import measure_image, MorphologyError
+    grey = grey_image()
+    cv2.imwrite(str(tmp_path/'whole.jpg'), grey)
+    data = (tmp_path/'whole.jpg').read_bytes(); (tmp_path/'cut.jpg').write_bytes(data[:len(data) // 2])
+    (tmp_path/'empty.png').write_bytes(b'')
+    cv2.imwrite(str(tmp_path/'dot.png'), np.full((1, 1), 100, np.uint8))
+    cv2.imwrite(str(tmp_path/'flat.tif'), np.full((64, 64), 100, np.uint8))
+    colour = np.dstack([grey, grey, np.clip(grey.astype(int) + 40, 0, 255).astype(np.uint8)])   # a tint
+    cv2.imwrite(str(tmp_path/'tinted.png'), colour)
+    for name, msg in [('cut.jpg', 'truncated JPEG: no end-of-image marker'), ('empty.png', 'empty file (0 bytes)'),
+                      ('dot.png', '1 x 1 pixels, too small to measure (at least 16 x 16)'),
+                      ('flat.tif', 'constant image'), ('tinted.png', 'RGB image (shape (96, 128, 3)) with colour')]:
+        with pytest.raises(MorphologyError) as e: measure_image(tmp_path/name)
+        assert str(e.value).startswith(f'{tmp_path/name}: {msg}'), str(e.value)
+
+def test_cli_folder_is_a_batch(tmp_path):
+    "One good image and five bad ones: the good one's outputs, a status per image, exit 1 with a summary naming the bad"
+    write_powder(tmp_path/'in', 'Cu-GA-15', n=1)
+    good = next((tmp_path/'in').rglob('*.tif'))
+    bad = tmp_path/'in'/'Cu-GA-15'
+    data = cv2.imencode('.jpg', grey_image())[1].tobytes(); (bad/'cut.jpg').write_bytes(data[:len(data) // 2])
+    (bad/'empty.JPG').write_bytes(b'')
+    cv2.imwrite(str(bad/'dot.bmp'), np.full((1, 1), 100, np.uint8))
+    cv2.imwrite(str(bad/'flat.png'), np.full((64, 64), 100, np.uint8))
+    cv2.imwrite(str(bad/'colour.png'), np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8))
+    reasons = {'cut.jpg': 'truncated JPEG', 'empty.JPG': 'empty file', 'dot.bmp': '1 x 1 pixels',
+               'flat.png': 'constant image', 'colour.png': 'RGB image'}
+    r = run('morphology', tmp_path/'in', '--out', tmp_path/'out')
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert '5 of 6 images could not be measured' in r.stderr, r.stderr
+    for name, why in reasons.items(): assert f'{bad/name}: {why}' in r.stderr, (name, r.stderr)
+    images = pd.read_csv(tmp_path/'out'/'images.csv').set_index('image')
+    assert images.loc[str(good), 'status'] == 'ok' and images.loc[str(good), 'n_particles'] > 20
+    for name, why in reasons.items(): assert images.loc[str(bad/name), 'status'].startswith(why), images.status
+    assert set(pd.read_csv(tmp_path/'out'/'particles.csv').image) == {str(good)}
+    assert pd.read_csv(tmp_path/'out'/'powders.csv').n_images.tolist() == [1]
+    assert [f.name for f in (tmp_path/'out'/'labels').rglob('*.tif')] == ['tile_0_labels.tif']
+    # no image measured: exit 2, one error naming each file, images.csv only (an earlier run's tables removed)
+    good.unlink()
+    r = run('morphology', tmp_path/'in', '--out', tmp_path/'out', '--no-figures')
+    assert r.returncode == 2 and 'no image could be measured (5 tried' in r.stderr, r.stderr
+    for name, why in reasons.items(): assert f'{bad/name}: {why}' in r.stderr, (name, r.stderr)
+    assert not (tmp_path/'out'/'particles.csv').exists() and not (tmp_path/'out'/'powders.csv').exists()
+    assert len(pd.read_csv(tmp_path/'out'/'images.csv')) == 5
+    r = run('morphology', tmp_path/'nowhere', '--out', tmp_path/'out')   # a usage error
+    assert r.returncode == 2 and 'nowhere: no such file or folder' in r.stderr
 
 def test_segmentation_on_simulated_atomised_powders():
     "Against the simulator's exact instance masks: gas- and plasma-atomised particles are found, and sized"
@@ -81,6 +157,24 @@ def test_real_micrographs_in_and_out(tmp_path):
     assert pows.n_images.tolist() == [9] and pows.n_particles.iloc[0] > 1000
     r = run('morphology', REAL/'Sc1Tile_001-001-000_0-000.png', '--out', tmp_path/'px')
     assert r.returncode == 0 and pd.read_csv(tmp_path/'px'/'powders.csv').unit.tolist() == ['px']   # no scale: pixels, said so
+
+DUALSIGHT = REPO.parent/'shared'/'real-sem'/'dualsight'/'valid'
+
+@pytest.mark.skipif(not DUALSIGHT.exists(), reason=f'{DUALSIGHT} is not here: the real JPEG exports are checked where it is')
+def test_real_jpeg_exports(tmp_path):
+    "Real JPEG exports (grey stored as RGB, 1024 x 768, no scale) go in as they come: each gets a row and a status"
+    from powderflow.semfiles import read_micrograph
+    jpegs = sorted(DUALSIGHT.glob('*.jpg'))[:3]
+    for f in jpegs:
+        img, meta = read_micrograph(f)
+        assert img.shape == (768, 1024) and img.dtype == np.uint8 and meta == dict(bit_depth=8), (f, meta)
+    r = run('morphology', *jpegs, '--out', tmp_path/'out', '--no-figures')
+    assert r.returncode in (0, 1, 2) and 'Traceback' not in r.stderr, r.stderr
+    images = pd.read_csv(tmp_path/'out'/'images.csv')
+    assert images.image.tolist() == list(map(str, jpegs))
+    # the segmentation is not this test's: each image is measured, or has none found and says so
+    assert all(s == 'ok' or s.startswith('no particles found') for s in images.status), images.status
+    assert r.returncode == (0 if (images.status == 'ok').all() else 1 if (images.status == 'ok').any() else 2)
 
 @pytest.fixture(scope='module')
 def real_check():
