@@ -6,16 +6,19 @@ Simulated gas-atomised and water-atomised tiles (number-median particle 30 px ac
 - powderflow: `segment_particles` (threshold, split, satellites) + `measure_particles` (size, Feret, shape, roughness);
 - plain scikit-image: Otsu threshold, `label`, `regionprops` (area, perimeter, solidity, Feret max, eccentricity), the
   kind of 15-line pass the field starts from, which neither splits touching particles nor measures satellites;
-then the real micrographs (1536 x 1024) where ../shared/real-sem is present, and the memory of `morphology_files` over
-many tiles (it streams: its peak stays at one image's working set)."""
+then the real micrographs where ../shared/real-sem is present: the AMPIS ones (1536 x 1024) and DualSight's `valid/`
+(1024 x 768 JPEGs of many powders), each by the classical path, the learned segmenter (`segment_learned`: the U-Net at
+half resolution on one torch thread, then the watershed) + the same measures, and the plain scikit-image pass; and the
+memory of `morphology_files` over many tiles (it streams: its peak stays at one image's working set)."""
 import argparse, resource, tempfile, time
 from pathlib import Path
-import numpy as np, cv2
+import numpy as np, cv2, torch
 from skimage import filters, measure
 from powderflow import synthetic as syn
 from powderflow.conversion import write_tile
 from powderflow.morphology import grey8, segment_particles, measure_particles, morphology_files
 from powderflow.core import opencv_single_threaded
+from powderflow.segmenter import segment_learned
 
 def tiles(n, size, seed=0):
     P = syn.default_powders()
@@ -35,25 +38,31 @@ def ours(img8):
     labels, sats = segment_particles(img8)
     return measure_particles(labels, img8, 0.5, sats)
 
+def learned(img8):
+    labels, scores = segment_learned(img8)
+    return measure_particles(labels, img8, 0.5)
+
 def rate(fn, images):
     fn(images[0])   # warm-up
     t0 = time.perf_counter()
     for im in images: fn(im)
     return len(images) / (time.perf_counter() - t0)
 
-def main(n=24, size=1024, real='../shared/real-sem/ampis-powder'):
-    opencv_single_threaded()
+def main(n=24, size=1024, real='../shared/real-sem/ampis-powder', dualsight='../shared/real-sem/dualsight/valid'):
+    opencv_single_threaded(); torch.set_num_threads(1)
     data = tiles(n, size)
     imgs = [d[0] for d in data]
     a, b = rate(ours, imgs), rate(plain_skimage, imgs)
     print(f'{n} simulated tiles of {size} x {size}, one core:')
     print(f'  powderflow segment + measure : {a:6.2f} tiles/s ({1000 / a:5.0f} ms per tile)')
     print(f'  plain scikit-image regionprops: {b:6.2f} tiles/s ({1000 / b:5.0f} ms per tile)')
-    reals = [cv2.imread(str(f), 0) for f in sorted(Path(real).glob('*.png'))]
-    if reals:
-        a, b = rate(ours, reals), rate(plain_skimage, reals)
-        print(f'{len(reals)} real micrographs of 1536 x 1024: powderflow {1000 / a:.0f} ms per image, plain scikit-image {1000 / b:.0f} ms')
-    else: print(f'{real}: not here, real micrographs not timed')
+    for what, files in (('AMPIS', sorted(Path(real).glob('*.png'))), ('DualSight valid', sorted(Path(dualsight).glob('*.jpg')))):
+        reals = [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]
+        if not reals: print(f'{what}: not here, not timed'); continue
+        shape = ' / '.join(sorted({f'{r.shape[1]} x {r.shape[0]}' for r in reals}))
+        a, c, b = rate(ours, reals), rate(learned, reals), rate(plain_skimage, reals)
+        print(f'{len(reals)} real micrographs, {what} ({shape}), one core: classical {1000 / a:.0f} ms per image, '
+              f'learned {1000 / c:.0f} ms, plain scikit-image {1000 / b:.0f} ms')
     with tempfile.TemporaryDirectory() as d:
         (Path(d)/'tiles'/'powder').mkdir(parents=True)
         for i, (_, img, meta) in enumerate(data * max(1, 200 // n)):
@@ -70,4 +79,5 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--tiles', type=int, default=24); p.add_argument('--size', type=int, default=1024)
     p.add_argument('--real', default='../shared/real-sem/ampis-powder')
-    a = p.parse_args(); main(a.tiles, a.size, a.real)
+    p.add_argument('--dualsight', default='../shared/real-sem/dualsight/valid')
+    a = p.parse_args(); main(a.tiles, a.size, a.real, a.dualsight)

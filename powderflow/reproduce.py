@@ -18,7 +18,7 @@ __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_noteboo
            'cpu_model', 'write_manifest', 'run_study', 'publish', 'describe', 'write_figures_readme', 'copy_outputs']
 
 # %% ../nbs/95_reproduce.ipynb #5443f251
-STUDY_NOTEBOOKS = ('00_core', '01_conversion', '02_synthetic', '02a_morphology', '03_dataset', '04_model',
+STUDY_NOTEBOOKS = ('00_core', '01_conversion', '01b_segmenter', '02_synthetic', '02a_morphology', '03_dataset', '04_model',
                    '04a_pretraining',
                    '04b_configuration', '04c_inference', '05_training', '05a_evaluation', '05b_study_grid',
                    '06_robustness', '07_interpretability', '08_out_of_sample', '09a_spectra_simulator',
@@ -236,8 +236,17 @@ FIGURES = {  # file in out/: one line on what it shows
                            'route: instance F1, median IoU, D50 error',
     '02a_simulated_shape_correlation': "powder-mean measured shape (circularity, aspect, roughness, "
                                        "satellites) against the simulator's true descriptors (Spearman)",
-    '02a_real_check': 'particle segmentation against hand-drawn outlines on real SEM micrographs: F1, '
+    '01b_segmenter_valid': 'the shipped learned segmenter on DualSight valid/ (32 real micrographs of many '
+                           'powders): precision, recall, F1 at IoU 0.5, AP50, AP50:95 per powder family and pooled',
+    '02a_real_check': 'particle segmentation, both methods, against hand-drawn outlines on the AMPIS micrographs: F1, '
                       'precision, recall, median-diameter ratio by number and by volume, KS, satellites',
+    '02a_segmenter_comparison': 'classical and learned segmenters side by side on DualSight valid/ and the AMPIS '
+                                'micrographs, per powder family and pooled: F1, AP50, AP50:95, matched IoU, D50 '
+                                'ratios by number and volume, matched size, KS of circularity and aspect',
+    '02a_segmenter_paired': 'learned minus classical instance F1 per micrograph, paired, with a bootstrap '
+                            'interval over the micrographs (DualSight valid/, AMPIS)',
+    '02a_segmenter_comparison.png': 'four powder families: the micrograph, the classical and learned '
+                                    'segmentations and the annotation',
     '02a_real_vs_simulated': 'per field, real micrographs against simulated gas-atomised tiles (generators 1 '
                              'and 2): particles, coverage, touching share, circularity, aspect, satellites',
     '02a_real_vs_simulated.png': 'real against simulated: segmentations, grey-level histograms, power '
