@@ -13,7 +13,7 @@ from scipy import ndimage as ndi
 from skimage import filters, segmentation, feature
 from .core import atomic_write, save_figure, parallel_map
 from .semfiles import read_micrograph, powder_of
-from .segmenter import segment_learned, instance_scores, pooled_scores, powder_family
+from .segmenter import segment_learned, instance_ious, instance_scores, pooled_scores, powder_family
 
 # %% auto #0
 __all__ = ['SEGMENTATION_METHODS', 'DEFAULT_METHOD', 'SHAPE_MEASURES', 'IMAGE_COLUMNS', 'MORPHOMETRY_FEATURES', 'MorphologyError',
@@ -600,17 +600,11 @@ def match_instances(
     iou=0.5, # a pair matches above this intersection over union (> 0.5 makes matches unique)
 )->dict:
     "Instance matching: true positives, counts, precision, recall, F1, and the IoU of each true particle's best match"
-    t, p = np.asarray(truth).ravel().astype(np.int64), np.asarray(pred).ravel().astype(np.int64)
-    nt, np_ = t.max() + 1, p.max() + 1
-    inter = np.bincount(t * np_ + p, minlength=nt * np_).reshape(nt, np_)
-    at, ap = inter.sum(1), inter.sum(0)
-    ious = (inter / (at[:, None] + ap[None] - inter).clip(1))[1:, 1:]
-    present_t, present_p = at[1:] > 0, ap[1:] > 0
+    ious = instance_ious(truth, pred)   # true particles (rows) x found ones (columns), those present
+    n_t, n_p = ious.shape
     tp = int((ious > iou).sum())
-    n_t, n_p = int(present_t.sum()), int(present_p.sum())
     return dict(tp=tp, n_true=n_t, n_pred=n_p, precision=tp / max(n_p, 1), recall=tp / max(n_t, 1),
-                f1=2 * tp / max(n_t + n_p, 1),
-                best_iou=ious.max(1)[present_t] if ious.size else np.zeros(n_t))
+                f1=2 * tp / max(n_t + n_p, 1), best_iou=ious.max(1) if ious.size else np.zeros(n_t))
 
 # %% ../nbs/02a_morphology.ipynb #ed743636
 def _check_powder(job, tiles, size, median_px, min_visible, tries, method):
