@@ -507,6 +507,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'powderflow.segmenter.average_precision': ( 'segmenter.html#average_precision',
                                                                                   'powderflow/segmenter.py'),
                                       'powderflow.segmenter.choose_decoding': ('segmenter.html#choose_decoding', 'powderflow/segmenter.py'),
+                                      'powderflow.segmenter.choose_reading': ('segmenter.html#choose_reading', 'powderflow/segmenter.py'),
                                       'powderflow.segmenter.coco_labels': ('segmenter.html#coco_labels', 'powderflow/segmenter.py'),
                                       'powderflow.segmenter.decode_instances': ( 'segmenter.html#decode_instances',
                                                                                  'powderflow/segmenter.py'),

@@ -225,8 +225,6 @@ def test_cli_method_and_scores(tmp_path):
 VALID = REPO.parent/'shared'/'real-sem'/'dualsight'/'valid'
 
 @pytest.mark.skipif(not VALID.exists(), reason=f'{VALID} is not here: the learned segmenter is checked where it is')
-@pytest.mark.xfail(strict=True, reason='not met: pooled F1 0.816 and AP50 0.794 on valid/, water-atomised F1 0.677 '
-                   '(the network separates touching particles too weakly after 25 min of CPU training); the floor to reach')
 def test_learned_valid_floors():
     "Issue 30's floors on DualSight valid/: pooled F1 at IoU 0.5 >= 0.85, AP50 >= 0.85, no powder family below F1 0.7"
     from powderflow.segmenter import read_annotated, segment_learned, instance_scores, pooled_scores, powder_family
