@@ -396,14 +396,11 @@ def choose_decoding(
     rows = []
     for values in itertools.product(*grid.values()):
         setting = dict(zip(grid, values))
-        scores = [instance_scores(t, *decode_instances(m, **setting)) for m, t in zip(maps, truths)]
-        ap = average_precision([s['ap_input'] for s in scores])
-        tp, n = sum(s['tp'] for s in scores), sum(s['n_true'] + s['n_found'] for s in scores)
-        row = dict(setting, f1=2 * tp / max(n, 1), AP50=ap[0], AP50_95=ap.mean())
-        if families is not None:
-            per = pd.DataFrame(dict(family=families, tp=[s['tp'] for s in scores],
-                                    n=[s['n_true'] + s['n_found'] for s in scores])).groupby('family').sum()
-            row['family_f1'] = (2 * per.tp / per.n.clip(1)).min()
+        scores = pd.DataFrame([dict(instance_scores(t, *decode_instances(m, **setting)), family=f)
+                               for m, t, f in zip(maps, truths, families or ['all'] * len(maps))])
+        pooled = pooled_scores(scores)   # per family, then all of them in the last row
+        row = dict(setting, **pooled.iloc[-1][['f1', 'AP50', 'AP50_95']])
+        if families is not None: row['family_f1'] = pooled.f1.iloc[:-1].min()
         rows.append(row)
     # the best setting is the one that clears its floors by the widest margin (the lowest of the margins is highest)
     t = pd.DataFrame(rows)
