@@ -21,7 +21,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
     # the trained weights that ship with the library (model folders: config.json + model.safetensors)
-    package_data={cfg['lib_path']: ['weights/*/config.json', 'weights/*/model.safetensors']},
+    package_data={cfg['lib_path']: ['weights/*/config.json', 'weights/*/model.safetensors', 'weights/*/domain.safetensors']},
     python_requires='>=' + cfg['min_python'],
     install_requires=cfg['requirements'].split(),
     extras_require={'dev': cfg['dev_requirements'].split()},

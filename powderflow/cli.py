@@ -14,7 +14,7 @@ from . import synthetic as syn
 from .reproduce import StudyError
 
 # %% auto #0
-__all__ = ['MORPHOLOGY_EXIT_CODES', 'main']
+__all__ = ['MORPHOLOGY_EXIT_CODES', 'DESCRIBE_EXIT_CODES', 'main']
 
 # %% ../nbs/90_cli.ipynb #b6dcd65f
 MORPHOLOGY_EXIT_CODES = '''exit status:
@@ -25,6 +25,12 @@ MORPHOLOGY_EXIT_CODES = '''exit status:
      written, a powder mixing images with and without a scale), or no image could be measured: then only
      images.csv is written, with each reason, and no particles.csv or powders.csv (any from an earlier run in OUT
      are removed)'''
+
+DESCRIBE_EXIT_CODES = '''exit status:
+  0  every image was read
+  1  some images could not be read: the CSV has a row for each image, its status saying why, and a summary on
+     stderr names each failed file
+  2  a usage error (no image among IMAGES, a scale that is not a positive number)'''
 
 def _parser():
     p = argparse.ArgumentParser(prog='powderflow',
@@ -173,6 +179,27 @@ def _parser():
                         'shipped with the package; the default, it measures better on real micrographs) or '
                         'classical (threshold and discs on the distance map; also counts satellites)')
 
+    dsc = sub.add_parser('describe',
+                         help="what the study's image model reads in each micrograph: shape, size, satellites, "
+                              'roughness, one CSV row per image',
+                         description="What the study's image model reads in each micrograph, one CSV row per image: "
+                                     'the median circularity (sphericity), aspect ratio and diameter of its whole '
+                                     'particles as the learned segmenter outlines them (empty where it finds fewer '
+                                     'than 3), and the pretrained network\'s readings (satellites, roughness and its '
+                                     'own shape and size), with how far the image lies from what the network was '
+                                     'trained on (domain_ratio > 1: outside). Both models ship with the package.',
+                         epilog=DESCRIBE_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dsc.add_argument('images', nargs='+', help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit), folders of '
+                                               'them, or globs')
+    dsc.add_argument('--out', required=True, metavar='FILE.csv', help='the table to write, one row per image')
+    scale = dsc.add_mutually_exclusive_group()
+    scale.add_argument('--pixel-size', default=None, metavar='UM',
+                       help='pixel size in um, for images whose metadata gives no scale (adds d50_um)')
+    scale.add_argument('--magnification', default=None, metavar='M',
+                       help='magnification, for images whose metadata gives no scale (adds d50_um)')
+    dsc.add_argument('--reader', default=None, metavar='FOLDER',
+                     help='a pretrained network folder (default: the one shipped with the package)')
+
     d = sub.add_parser('demo-tiles', help='write the small built-in set of 16-bit demo tiles')
     d.add_argument('dst', help='output folder')
     d.add_argument('-n', type=int, default=6, help='number of tiles (default: 6)')
@@ -216,6 +243,22 @@ def _morphology_cmd(a):
         print(f'powderflow morphology: {n_failed} of {len(images)} images could not be measured; the '
               f'{len(images) - n_failed} measured are in the tables ({out/"images.csv"} gives each status):\n'
               f'{failed}', file=sys.stderr)
+        sys.exit(1)
+
+# %% ../nbs/90_cli.ipynb #98399e98
+def _describe_cmd(a):
+    "Read every image, write the CSV, print the readings, and exit 1 with a summary naming each image that could not be read"
+    from powderflow.readings import describe_files
+    t = describe_files(a.images, a.out, a.reader, a.pixel_size, a.magnification)
+    cols = ['n_tiles', 'n_particles', 'sphericity', 'aspect', 'd50_px', 'd50_um', 'satellites', 'roughness',
+            'domain_ratio']
+    ok = t[t.status == 'ok']
+    if len(ok): print(ok[cols].assign(image=ok.image.map(lambda f: Path(f).name)).set_index('image').round(3).to_string())
+    print(f'{len(ok)} of {len(t)} images read; {a.out}')
+    if len(ok) < len(t):
+        bad = t[t.status != 'ok']
+        print(f'powderflow describe: {len(bad)} of {len(t)} images could not be read (their rows in {a.out} say why):\n'
+              + '\n'.join(f'  {f}: {why}' for f, why in zip(bad.image, bad.status)), file=sys.stderr)
         sys.exit(1)
 
 # %% ../nbs/90_cli.ipynb #2dd4e2e1
@@ -352,12 +395,13 @@ def main(
                       'validation powder did (domain_ratio > 1): treat those predictions as guesses')
             print(f'per tile: {out}; per powder: {out.with_name(out.stem + "_powders.csv")}')
         elif a.cmd == 'morphology': _morphology_cmd(a)
+        elif a.cmd == 'describe': _describe_cmd(a)
         elif a.cmd == 'pipelines':
             for k, p in cv.PIPELINES.items(): print(f'{k:12s} {p}')
         elif a.cmd == 'demo-tiles':
             for p in cv.demo_tiles(a.dst, a.n, a.size, a.seed): print(p)
     except (cv.TileError, cv.ConversionError, syn.SynthError, StudyError, FileNotFoundError, FileExistsError, PermissionError, KeyError, ValueError) as e:
         message = f'powderflow {a.cmd}: error: {e.args[0] if isinstance(e, KeyError) else e}'
-        if a.cmd == 'morphology':   # a usage error, or no image measured: MORPHOLOGY_EXIT_CODES
+        if a.cmd in ('morphology', 'describe'):   # a usage error (or no image measured): exit status 2
             print(message, file=sys.stderr); sys.exit(2)
         sys.exit(message)

@@ -20,7 +20,7 @@ __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_noteboo
 # %% ../nbs/95_reproduce.ipynb #5443f251
 STUDY_NOTEBOOKS = ('00_core', '01_conversion', '01b_segmenter', '02_synthetic', '02a_morphology', '03_dataset', '04_model',
                    '04a_pretraining',
-                   '04b_configuration', '04c_inference', '05_training', '05a_evaluation', '05b_study_grid',
+                   '04b_configuration', '04c_inference', '04d_readings', '05_training', '05a_evaluation', '05b_study_grid',
                    '06_robustness', '07_interpretability', '08_out_of_sample', '09a_spectra_simulator',
                    '09b_spectra_data', '09d_spectra_model', '09e_spectra_training')  # in the order they run
 
@@ -251,6 +251,14 @@ FIGURES = {  # file in out/: one line on what it shows
                              'and 2): particles, coverage, touching share, circularity, aspect, satellites',
     '02a_real_vs_simulated.png': 'real against simulated: segmentations, grey-level histograms, power '
                                  'spectra, circularity and aspect distributions',
+    '04d_real_readings': "what the image model reads in real micrographs never trained on (DualSight valid/, "
+                         "AMPIS) against their outlines: Spearman and the median-diameter ratio, with 95 % intervals",
+    '04d_real_readings.png': 'read against outlined per real micrograph: sphericity (circularity), aspect, '
+                             "median diameter; the network's own readings in grey",
+    '04d_real_readings_per_image': 'per real micrograph: every reading of `powderflow describe` beside the '
+                                   'outlined measures',
+    '04d_ampis_satellites': "the network's satellites reading against satellites per outlined particle on the "
+                            'four AMPIS micrographs with both',
     '04a_pretraining_check': "the pretrained backbone's descriptors on the benchmark's tiles against the "
                              "truth: correlation per tile and per powder",
     '05_cv_predictions': 'the headline: every model\'s per-powder predictions under 5-fold x 3-repeat '
