@@ -1,0 +1,67 @@
+"""The README quotes the study's tables: its headline numbers are checked against the committed figures"""
+import re
+from pathlib import Path
+import numpy as np, pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+FIG = REPO/'figures'
+README = (REPO/'README.md').read_text()
+
+ROWS = {  # the first words of a row of the README's result table -> the model in figures/05_cv_metrics_long.csv
+    'cnn: the readings': 'cnn', 'cnn_network:': 'cnn_network', "cnn + the powder's density": 'cnn+density',
+    'cnn without the magnification': 'cnn_image_only', "cnn on the backbone's pooled features": 'cnn_features',
+    'the same probe, untrained backbone': 'cnn_untrained', 'morphometry (02a)': 'morphometry',
+    'mean of the training powders': 'mean', 'oracle, visible descriptors': 'oracle_visible',
+    'oracle, all true descriptors': 'oracle', 'noise ceiling': 'noise_ceiling'}
+COLUMNS = [('AOR', 'R2', 2), ('HR', 'R2', 2), ('flowable', 'ROC_AUC', 2), ('Hall_time', 'MAPE', 0)]
+NUMBER = r'([+-]?\d+(?:\.\d+)?)'
+CELL = re.compile(rf'{NUMBER} \[{NUMBER}, {NUMBER}\]')
+
+def quoted(text):
+    "Every 'value [lo, hi]' in `text`, as float triples"
+    return [tuple(map(float, m)) for m in CELL.findall(text)]
+
+def test_result_table_matches_the_committed_metrics():
+    "Each cell of the README's result table is the committed metric and interval, rounded as printed"
+    m = pd.read_csv(FIG/'05_cv_metrics_long.csv').set_index(['model', 'target', 'metric'])
+    lines = [l for l in README.splitlines() if l.startswith('| ')]
+    seen = set()
+    for start, model in ROWS.items():
+        (line,) = [l for l in lines if l[2:].startswith(start)]
+        cells = quoted(line)
+        assert len(cells) == len(COLUMNS), line
+        for (target, metric, digits), cell in zip(COLUMNS, cells):
+            r = m.loc[(model, target, metric)]
+            want = tuple(round(float(v), digits) for v in (r.value, r.lo, r.hi))
+            assert cell == want, (model, target, metric, cell, want)
+        seen.add(model)
+    assert seen >= {'cnn', 'mean', 'oracle'}
+
+def test_headline_differences_match_the_committed_table():
+    "The README's 'against the mean' and 'against the network alone' differences are those of 05_cv_differences.csv"
+    d = pd.read_csv(FIG/'05_cv_differences.csv').set_index('versus')
+    for versus, key in (('mean', 'Against the mean, paired on the same powders: AOR R2'),
+                        ('cnn_network', "network's descriptors alone, paired on the same powders, AOR R2 moves")):
+        i = README.index(key)
+        got = quoted(re.sub(r'\s+', ' ', README[i:i + 300]))[:2]
+        want = [tuple(map(float, CELL.search(d.loc[versus, c]).groups())) for c in ('AOR R2', 'HR R2')]
+        assert got == want, (versus, got, want)
+
+def test_oracle_share_is_the_committed_ratio():
+    "'It reaches X of the oracle's R2 on AOR and Y on HR' is cnn over oracle in the committed metrics"
+    m = pd.read_csv(FIG/'05_cv_metrics_long.csv').set_index(['model', 'target', 'metric']).value
+    x, y = map(float, re.search(r"It reaches (\d\.\d+) of the\s+oracle's R2 on AOR and (\d\.\d+) on HR", README).groups())
+    assert (x, y) == (round(m['cnn', 'AOR', 'R2'] / m['oracle', 'AOR', 'R2'], 2),
+                      round(m['cnn', 'HR', 'R2'] / m['oracle', 'HR', 'R2'], 2))
+
+def test_applicability_domain_ranges_match_the_table():
+    "The README's domain ranges (real micrographs, test powders and the one outside) are 05_applicability_domain's"
+    t = pd.read_csv(FIG/'05_applicability_domain.csv')
+    real, test = t[t.group.str.startswith('real')].domain_ratio, t[t.group == 'simulated, test powders'].domain_ratio
+    lo, hi, tlo, thi, out = map(float, re.search(r'`domain_ratio` (\d\.\d+)-(\d\.\d+), where the simulated test powders lie '
+                                                   r'at (\d\.\d+)-(\d\.\d+) except one \w+ powder at (\d\.\d+)',
+                                                   README.replace('\n', ' ')).groups())
+    assert (lo, hi) == (round(real.min(), 2), round(real.max(), 2))
+    inside = test[test <= 1]
+    assert (tlo, thi) == (round(inside.min(), 2), round(inside.max(), 2)) and (test > 1).sum() == 1
+    assert out == round(test.max(), 2)
