@@ -54,3 +54,30 @@ def test_commands_print_no_import_warnings(tmp_path):
     r = subprocess.run([sys.executable, '-c', 'import powderflow.learner, powderflow.spectra.training, powderflow.interpretability'],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and 'FutureWarning' not in r.stderr, r.stderr
+
+def test_probe_recipe_train_predict_evaluate(tmp_path):
+    "Issue 32: the study's recipe from the command line on the simulated records: train (the default recipe), " \
+    "predict a powder's tiles with an interval over them, evaluate on labelled records; end-to-end flags refused"
+    assert run('synth', '--profile', 'tiny', '--out', tmp_path/'data', '--workers', 0).returncode == 0
+    rec = pd.read_csv(tmp_path/'data'/'records.csv')
+    powders = sorted(rec.powder_name.unique())
+    rec['split'] = ['test' if p in powders[:2] else 'train' for p in rec.powder_name]
+    rec.to_csv(tmp_path/'data'/'split.csv', index=False)
+    r = run('train', '--records', tmp_path/'data'/'split.csv', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stderr[-2000:]
+    conf = __import__('json').loads((tmp_path/'run'/'model'/'config.json').read_text())
+    assert conf['kind'] == 'powderflow-probe' and conf['training']['n_powders'] == len(powders) - 2
+    m = pd.read_csv(tmp_path/'run'/'metrics.csv')
+    assert set(m.model) == {'probe'} and m[(m.target == 'AOR') & (m.metric == 'n')].value.iloc[0] == 2
+    tiles = tmp_path/'data'/'tiles'/powders[0]
+    r = run('predict', tiles, '--model', tmp_path/'run'/'model', '--out', tmp_path/'p.csv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    p = pd.read_csv(tmp_path/'p_powders.csv')
+    assert p.powder_name.tolist() == [powders[0]] and p.n_tiles[0] == len(list(tiles.rglob('*.tif*')))
+    assert p.AOR_lo[0] <= p.AOR_hi[0] and p.p_flowable.between(0, 1).all() and p.domain_ratio[0] > 0
+    r = run('evaluate', '--model', tmp_path/'run'/'model', '--records', tmp_path/'data'/'split.csv')
+    assert r.returncode == 0 and '2 powders' in r.stdout, r.stdout + r.stderr[-2000:]
+    r = run('train', '--records', tmp_path/'data'/'split.csv', '--epochs', 2, '--out', tmp_path/'x')
+    assert r.returncode == 1 and '--epochs' in r.stderr and '--recipe end-to-end' in r.stderr, r.stderr
+    r = run('train', '--records', tmp_path/'data'/'split.csv', '--extra-cols', 'density', '--out', tmp_path/'y')
+    assert r.returncode == 1 and 'no column density' in r.stderr, r.stderr

@@ -14,7 +14,7 @@ def trained(tmp_path_factory):
     (d/'cfg.yaml').write_text('backbone: resnet18\nmethod: LS\nsize: 32\nepochs: 2\nbs: 8\nvalid_pct: 0.25\ntest_pct: 0.25\n')
     r = run('synth', '--profile', 'tiny', '--out', d/'data', '--workers', 2)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, '-m', 'powderflow', 'train', '--config', str(d/'cfg.yaml'), '--records', str(d/'data'/'records.csv'),
+    r = subprocess.run([sys.executable, '-m', 'powderflow', 'train', '--recipe', 'end-to-end', '--config', str(d/'cfg.yaml'), '--records', str(d/'data'/'records.csv'),
                         '--out', str(d/'run'), '--seed', '3'], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     return d, r.stdout
@@ -54,16 +54,16 @@ def test_evaluate_and_predict(trained, tmp_path):
 
 def test_bad_inputs(trained, tmp_path):
     d, _ = trained
-    r = run('train', '--records', d/'data'/'records.csv', '--backbone', 'resnet19', '--epochs', 1, '--out', tmp_path/'x')
+    r = run('train', '--recipe', 'end-to-end', '--records', d/'data'/'records.csv', '--backbone', 'resnet19', '--epochs', 1, '--out', tmp_path/'x')
     assert r.returncode == 1 and "unknown backbone 'resnet19'" in r.stderr and 'Traceback' not in r.stderr
     (tmp_path/'ten.yaml').write_text('epochs: ten\n')
-    r = run('train', '--config', tmp_path/'ten.yaml', '--records', d/'data'/'records.csv')
+    r = run('train', '--recipe', 'end-to-end', '--config', tmp_path/'ten.yaml', '--records', d/'data'/'records.csv')
     assert r.returncode == 1 and "epochs must be int, not 'ten'" in r.stderr and 'Traceback' not in r.stderr
     (tmp_path/'bad.json').write_text('{oops')
     r = run('train', '--config', tmp_path/'bad.json', '--records', d/'data'/'records.csv')
     assert r.returncode == 1 and 'bad.json: not valid JSON' in r.stderr
     (tmp_path/'bad.yaml').write_text('backbone: resnet18\nlearning_rate: 3\n')
-    r = run('train', '--config', tmp_path/'bad.yaml', '--records', d/'data'/'records.csv')
+    r = run('train', '--recipe', 'end-to-end', '--config', tmp_path/'bad.yaml', '--records', d/'data'/'records.csv')
     assert r.returncode == 1 and 'unknown setting(s) learning_rate' in r.stderr
     rec = pd.read_csv(d/'data'/'records.csv'); rec.loc[2, 'magnification'] = 0; rec.to_csv(tmp_path/'r.csv', index=False)
     r = run('evaluate', '--model', d/'run'/'model', '--records', tmp_path/'r.csv')
@@ -79,10 +79,10 @@ def test_bad_inputs(trained, tmp_path):
 
 def test_run_folder_belongs_to_one_run(trained, tmp_path):
     d, _ = trained
-    r = run('train', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv', '--out', d/'run', '--seed', '4')
+    r = run('train', '--recipe', 'end-to-end', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv', '--out', d/'run', '--seed', '4')
     assert r.returncode == 1 and 'holds a run with other settings or data' in r.stderr
     before = {f: (d/'run'/f).stat().st_mtime_ns for f in ('history.csv', 'models/best.pth')}
-    r = run('train', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv', '--out', d/'run', '--seed', '3')
+    r = run('train', '--recipe', 'end-to-end', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv', '--out', d/'run', '--seed', '3')
     assert r.returncode == 0, r.stderr   # the same run again: already finished, reused (nothing trained, nothing rewritten)
     assert {f: (d/'run'/f).stat().st_mtime_ns for f in before} == before
     info = json.loads((d/'run'/'run.json').read_text())
