@@ -2,6 +2,7 @@
 
 d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_url': '', 'lib_path': 'powderflow'},
   'syms': { 'powderflow.cli': { 'powderflow.cli._convert_cmd': ('cli.html#_convert_cmd', 'powderflow/cli.py'),
+                                'powderflow.cli._crossvalidate_cmd': ('cli.html#_crossvalidate_cmd', 'powderflow/cli.py'),
                                 'powderflow.cli._describe_cmd': ('cli.html#_describe_cmd', 'powderflow/cli.py'),
                                 'powderflow.cli._is_probe': ('cli.html#_is_probe', 'powderflow/cli.py'),
                                 'powderflow.cli._morphology_cmd': ('cli.html#_morphology_cmd', 'powderflow/cli.py'),
@@ -456,6 +457,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'powderflow.recipe.ProbeModel.fit': ('recipe.html#probemodel.fit', 'powderflow/recipe.py'),
                                    'powderflow.recipe.ProbeModel.predict': ('recipe.html#probemodel.predict', 'powderflow/recipe.py'),
                                    'powderflow.recipe._check_extra': ('recipe.html#_check_extra', 'powderflow/recipe.py'),
+                                   'powderflow.recipe.check_crossvalidation': ('recipe.html#check_crossvalidation', 'powderflow/recipe.py'),
+                                   'powderflow.recipe.crossvalidate_records': ('recipe.html#crossvalidate_records', 'powderflow/recipe.py'),
                                    'powderflow.recipe.evaluate_probe': ('recipe.html#evaluate_probe', 'powderflow/recipe.py'),
                                    'powderflow.recipe.load_probe': ('recipe.html#load_probe', 'powderflow/recipe.py'),
                                    'powderflow.recipe.pooled_features': ('recipe.html#pooled_features', 'powderflow/recipe.py'),

@@ -138,6 +138,34 @@ def _parser():
     t.add_argument('--no-resume', action='store_true',
                    help='start again even if the run folder holds an interrupted run')
 
+    cv = sub.add_parser('crossvalidate',
+                        help="the study's protocol on your records: folds by powder, the recipe and every baseline "
+                             'on the same folds, bootstrap intervals, paired differences',
+                        description="The study's protocol (05a_evaluation) on your records: k folds by powder "
+                                    'stratified by flowable class, repeated with new deals; the probe recipe, the mean, '
+                                    'morphometry and (with --descriptors) the oracle on the same folds; metrics with '
+                                    '95 %% bootstrap intervals over powders and the recipe minus each other model. '
+                                    'Writes cv_predictions.csv (the columns of figures/05_cv_predictions.csv), '
+                                    'cv_metrics, cv_metrics_long and cv_differences (.csv, .md) into OUT.')
+    cv.add_argument('--records', required=True, help='labelled records CSV (AOR, HR, CI, Hall_time, flowable)')
+    cv.add_argument('--dataset-root', default=None,
+                    help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
+    cv.add_argument('--recipe', choices=('probe',), default='probe',
+                    help='the model cross-validated: probe (the end-to-end network under cross-validation runs in '
+                         '08_out_of_sample)')
+    cv.add_argument('--folds', type=int, default=5)
+    cv.add_argument('--repeats', type=int, default=3)
+    cv.add_argument('--extra-cols', nargs='+', default=None, metavar='COLUMN',
+                    help="records' columns used as further inputs, one value per powder (e.g. density)")
+    cv.add_argument('--descriptors', default=None, metavar='FILE',
+                    help="the powders' true descriptors (CSV with name and any of d10_um, d50_um, d90_um, sigma, "
+                         'density, sphericity, aspect, satellites, roughness) for the oracle; default: the '
+                         "simulator's powders.csv beside the records, if there is one")
+    cv.add_argument('--no-morphometry', action='store_true', help='leave out the morphometry baseline')
+    cv.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples of the powders (default: 2000)')
+    cv.add_argument('--seed', type=int, default=0)
+    cv.add_argument('--out', required=True, help='output folder')
+
     e = sub.add_parser('evaluate',
                        help='metrics of a saved model on labelled records (their test split if they have one)')
     e.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
@@ -382,6 +410,23 @@ def _spectra_train_cmd(a):
     print(f'model: {out/"model"} (SpectraNet.from_pretrained); predictions: {out/"predictions.csv"}; '
           f'history: {out/"history.csv"} (trained in {res["train_s"]:.0f} s)')
 
+# %% ../nbs/90_cli.ipynb #5ecc8a9b
+def _crossvalidate_cmd(a):
+    "`crossvalidate`: the study's protocol on the records; prints the metrics table"
+    from powderflow.recipe import crossvalidate_records
+    from powderflow.data import read_records
+    desc = Path(a.descriptors) if a.descriptors else Path(a.records).parent/'powders.csv'
+    if a.descriptors and not desc.is_file(): raise FileNotFoundError(f'{desc}: no such file')
+    descriptors = pd.read_csv(desc) if desc.is_file() else None
+    if descriptors is not None and 'name' not in descriptors.columns:
+        raise ValueError(f'{desc}: no column name (the powder names of the records)')
+    crossvalidate_records(read_records(_records(a.records, a.dataset_root, 'PC')), a.out, a.folds, a.repeats,
+                          tuple(a.extra_cols or ()), descriptors, not a.no_morphometry, a.n_boot, a.seed)
+    out = Path(a.out)
+    print(pd.read_csv(out/'cv_metrics.csv').to_string(index=False))
+    print(f'predictions: {out/"cv_predictions.csv"}; metrics: {out/"cv_metrics.csv"}; differences: '
+          f'{out/"cv_differences.csv"}')
+
 # %% ../nbs/90_cli.ipynb #0fdc546d
 def _is_probe(folder):
     "Whether a model folder holds the probe recipe (its config says so)"
@@ -461,6 +506,7 @@ def main(
             print(f'per tile: {out}; per powder: {out.with_name(out.stem + "_powders.csv")}')
         elif a.cmd == 'morphology': _morphology_cmd(a)
         elif a.cmd == 'describe': _describe_cmd(a)
+        elif a.cmd == 'crossvalidate': _crossvalidate_cmd(a)
         elif a.cmd == 'pipelines':
             for k, p in cv.PIPELINES.items(): print(f'{k:12s} {p}')
         elif a.cmd == 'demo-tiles':

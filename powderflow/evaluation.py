@@ -394,7 +394,7 @@ def group_metrics(
     return pd.DataFrame(rows)
 
 # %% ../nbs/05a_evaluation.ipynb #8b6afe38
-MODEL_ORDER = ('cnn', 'cnn_network', 'cnn+density', 'cnn_image_only', 'cnn_features', 'cnn_untrained', 'morphometry', 'mean',
+MODEL_ORDER = ('cnn', 'probe', 'cnn_network', 'cnn+density', 'cnn_image_only', 'cnn_features', 'cnn_untrained', 'morphometry', 'mean',
                'oracle_visible', 'oracle', 'noise_ceiling')
 
 def metrics_with_intervals(

@@ -18,7 +18,7 @@ from .inference import Domain
 
 # %% auto #0
 __all__ = ['PROBE_KIND', 'PROBE_TARGETS', 'record_readings', 'pooled_features', 'ProbeModel', 'save_probe', 'load_probe',
-           'train_probe', 'predict_probe', 'evaluate_probe']
+           'train_probe', 'predict_probe', 'evaluate_probe', 'check_crossvalidation', 'crossvalidate_records']
 
 # %% ../nbs/05c_recipe.ipynb #f9a8ba47
 def record_readings(
@@ -183,3 +183,57 @@ def evaluate_probe(
     readings = record_readings(records, reader)
     _, powders = predict_probe(folder, readings, records.powder_name, _check_extra(records, conf['extra_cols']))
     return evaluate_predictions(powders, powder_labels(records), 'probe')
+
+# %% ../nbs/05c_recipe.ipynb #b89dfd8c
+def check_crossvalidation(
+    labels, # `evaluation.powder_labels` of the records
+    folds=5, # folds
+)->None:
+    "One clear `RecordError` when the records cannot be cross-validated: too few powders, one class, a constant target"
+    n = len(labels)
+    if n < 2 * folds: raise RecordError(f'{n} powders: {folds}-fold cross-validation needs at least {2 * folds} (two per '
+                                        'fold); give more powders or fewer --folds')
+    if labels.flowable.nunique() < 2:
+        raise RecordError(f'column flowable: all {n} powders are {"" if labels.flowable.iloc[0] else "not "}flowable: '
+                          'the folds are stratified by class and the classifier needs both classes')
+    for c in ('AOR', 'HR'):
+        if labels[c].nunique() < 2: raise RecordError(f'column {c}: every powder has {labels[c].iloc[0]}: nothing to '
+                                                      'predict')
+    flows = labels.Hall_time[labels.flowable.astype(bool)]
+    if flows.nunique() < 2: raise RecordError('column Hall_time: fewer than two distinct values among the flowable '
+                                              'powders: nothing to predict')
+
+# %% ../nbs/05c_recipe.ipynb #abe44da4
+def crossvalidate_records(
+    records, # labelled records (`data.read_records`)
+    out, # folder for cv_predictions.csv, cv_metrics(.csv, .md), cv_metrics_long.csv, cv_differences(.csv, .md)
+    folds=5, # folds by powder
+    repeats=3, # repetitions with new deals of the powders
+    extra_cols=(), # per-powder inputs beyond the readings (columns of the records)
+    descriptors=None, # the powders' true descriptors (a DataFrame with `name`, e.g. the simulator's powders.csv): the oracle
+    morphometry=True, # include the morphometry baseline (02a's classical segmentation of every image)
+    n_boot=2000, # bootstrap resamples of the powders
+    seed=0, # seed of the folds and the resampling
+    reader=None, # a pretrained network folder (default: the shipped one)
+)->tuple[pd.DataFrame, pd.DataFrame]:
+    "The study's protocol on the records: every model on the same folds; returns (predictions, metrics), written to `out`"
+    from powderflow.evaluation import (cv_folds, crossvalidate, cv_metrics, paired_differences, metrics_with_intervals,
+                                       morphometry_features, oracle_features, ORACLE_FEATURES)
+    from powderflow.core import save_table, atomic_write
+    labels = powder_labels(records)
+    check_crossvalidation(labels, folds)
+    extra = _check_extra(records, extra_cols)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    features = dict(probe=pooled_features(record_readings(records, reader), records.powder_name, extra))
+    if morphometry: features['morphometry'] = morphometry_features(records, out/'cache')
+    if descriptors is not None:
+        cols = [c for c in ORACLE_FEATURES if c in descriptors.columns]
+        features['oracle'] = oracle_features(descriptors, cols)
+    preds = crossvalidate(labels, cv_folds(labels, folds, repeats, seed), features)
+    metrics = cv_metrics(preds, n_boot, seed)
+    diffs = paired_differences(preds, 'probe', n_boot=n_boot, seed=seed)
+    with atomic_write(out/'cv_predictions.csv', 'w') as f: preds.to_csv(f, index=False)
+    save_table(metrics.round(4), out/'cv_metrics_long')
+    save_table(metrics_with_intervals(metrics), out/'cv_metrics', index=True)
+    save_table(diffs.round(4), out/'cv_differences')
+    return preds, metrics

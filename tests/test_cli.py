@@ -81,3 +81,24 @@ def test_probe_recipe_train_predict_evaluate(tmp_path):
     assert r.returncode == 1 and '--epochs' in r.stderr and '--recipe end-to-end' in r.stderr, r.stderr
     r = run('train', '--records', tmp_path/'data'/'split.csv', '--extra-cols', 'density', '--out', tmp_path/'y')
     assert r.returncode == 1 and 'no column density' in r.stderr, r.stderr
+
+def test_crossvalidate_on_records(tmp_path):
+    "Issue 32: the study's protocol on a records CSV from the command line: every model on the same folds, the " \
+    "predictions in the study's format; records it cannot score refused before any image is read"
+    assert run('synth', '--profile', 'tiny', '--out', tmp_path/'data', '--workers', 0).returncode == 0
+    r = run('crossvalidate', '--records', tmp_path/'data'/'records.csv', '--folds', 2, '--repeats', 2, '--n-boot', 50,
+            '--out', tmp_path/'cv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    p = pd.read_csv(tmp_path/'cv'/'cv_predictions.csv')
+    study = pd.read_csv(Path(__file__).resolve().parents[1]/'figures'/'05_cv_predictions.csv', nrows=1)
+    assert list(p.columns) == list(study.columns)
+    assert set(p.model) == {'probe', 'mean', 'morphometry', 'oracle'}   # the oracle from powders.csv beside the records
+    n = pd.read_csv(tmp_path/'data'/'records.csv').powder_name.nunique()
+    assert (p.groupby(['model', 'repeat']).powder_name.nunique() == n).all()
+    d = pd.read_csv(tmp_path/'cv'/'cv_differences.csv')
+    assert set(d.versus) == {'mean', 'morphometry', 'oracle'} and (d.model == 'probe').all()
+    rec = pd.read_csv(tmp_path/'data'/'records.csv'); rec['HR'] = 1.2; rec['CI'] = 100 * (1 - 1 / 1.2); rec.to_csv(tmp_path/'flat.csv', index=False)
+    r = run('crossvalidate', '--records', tmp_path/'flat.csv', '--folds', 2, '--out', tmp_path/'cv2')
+    assert r.returncode == 1 and 'column HR: every powder has 1.2' in r.stderr and not (tmp_path/'cv2').exists(), r.stderr
+    r = run('crossvalidate', '--records', tmp_path/'data'/'records.csv', '--out', tmp_path/'cv3')
+    assert r.returncode == 1 and 'needs at least 10' in r.stderr, r.stderr
