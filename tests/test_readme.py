@@ -65,3 +65,16 @@ def test_applicability_domain_ranges_match_the_table():
     inside = test[test <= 1]
     assert (tlo, thi) == (round(inside.min(), 2), round(inside.max(), 2)) and (test > 1).sum() == 1
     assert out == round(test.max(), 2)
+
+def test_second_draw_matches_its_tables():
+    "The README's second draw (seed 1) is what second-draw/05_cv_metrics_long.csv and 05_cv_differences.csv say"
+    m = pd.read_csv(REPO/'second-draw'/'05_cv_metrics_long.csv').set_index(['model', 'target', 'metric'])
+    text = re.sub(r'\s+', ' ', README[README.index('**A second draw.**'):])
+    got = quoted(text[text.index('The cnn scores'):])[:3]
+    want = [tuple(round(float(v), 2) for v in m.loc[('cnn', t, k), ['value', 'lo', 'hi']]) for t, k in
+            (('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC'))]
+    assert got == want, (got, want)
+    d = pd.read_csv(REPO/'second-draw'/'05_cv_differences.csv').set_index('versus')
+    got = quoted(text[text.index('cnn minus cnn_network is'):])[:2]
+    want = [tuple(map(float, CELL.search(d.loc['cnn_network', c]).groups())) for c in ('AOR R2', 'HR R2')]
+    assert got == want, (got, want)
