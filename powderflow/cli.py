@@ -291,9 +291,9 @@ def _describe_cmd(a):
     if len(ok): print(ok[cols].assign(image=ok.image.map(lambda f: Path(f).name)).set_index('image').round(3).to_string())
     print(f'{len(ok)} of {len(t)} images read; {a.out}')
     if len(ok) < len(t):
-        bad = t[t.status != 'ok']
-        print(f'powderflow describe: {len(bad)} of {len(t)} images could not be read (their rows in {a.out} say why):\n'
-              + '\n'.join(f'  {f}: {why}' for f, why in zip(bad.image, bad.status)), file=sys.stderr)
+        from powderflow.morphology import failed_images_summary
+        print(f'powderflow describe: {len(t) - len(ok)} of {len(t)} images could not be read (their rows in {a.out} '
+              f'say why):\n{failed_images_summary(t)}', file=sys.stderr)
         sys.exit(1)
 
 # %% ../nbs/90_cli.ipynb #2dd4e2e1

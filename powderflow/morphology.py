@@ -19,9 +19,10 @@ from .segmenter import segment_learned, instance_ious, instance_scores, pooled_s
 __all__ = ['SEGMENTATION_METHODS', 'DEFAULT_METHOD', 'SHAPE_MEASURES', 'IMAGE_COLUMNS', 'MORPHOMETRY_FEATURES', 'MorphologyError',
            'grey8', 'particle_mask', 'distance_map', 'disc_peaks', 'power_labels', 'split_lobes', 'segment_particles',
            'segment_image', 'measure_particles', 'weighted_quantiles', 'median_interval', 'powder_statistics',
-           'plot_powder', 'measure_image', 'failed_images_summary', 'morphology_files', 'measure_tile', 'measure_tiles',
-           'powder_features', 'via_labels', 'match_instances', 'simulated_check', 'annotated_check', 'method_check',
-           'method_summary', 'plot_segmentations', 'contacts', 'radial_spectrum', 'field_summary']
+           'plot_powder', 'check_scale', 'measure_image', 'failure_reason', 'failed_images_summary', 'morphology_files',
+           'measure_tile', 'measure_tiles', 'powder_features', 'via_labels', 'match_instances', 'simulated_check',
+           'annotated_check', 'method_check', 'method_summary', 'plot_segmentations', 'contacts', 'radial_spectrum',
+           'field_summary']
 
 # %% ../nbs/02a_morphology.ipynb #321ca8ee
 class MorphologyError(ValueError):
@@ -378,7 +379,10 @@ def plot_powder(
     return fig
 
 # %% ../nbs/02a_morphology.ipynb #eaa1ca42
-def _check_scale(value, name):
+def check_scale(
+    value, # a scale as given (a string from the command line, a number, or None)
+    name, # what it is, for the message
+):
     "A given scale as a positive float (None stays None), else a `MorphologyError`"
     if value is None: return None
     try: v = float(value)
@@ -415,7 +419,7 @@ def _write_labels(path, labels):
         tifffile.imwrite(f, labels.astype(np.uint16 if labels.max() < 65536 else np.uint32),
                          compression='zlib')
 
-def _reason(
+def failure_reason(
     error, # the error an image raised
     path, # the image
 )->str:
@@ -446,7 +450,7 @@ def morphology_files(
     "Measure each image on its own into `out`: label images, `particles.csv`, `images.csv` (a `status` each), `powders.csv`"
     from powderflow.semfiles import image_files
     from powderflow.conversion import check_writable
-    pixel_size_um, magnification = _check_scale(pixel_size_um, 'pixel size'), _check_scale(magnification,
+    pixel_size_um, magnification = check_scale(pixel_size_um, 'pixel size'), check_scale(magnification,
                                                                                            'magnification')
     files = image_files(paths)
     out = check_writable(out)
@@ -460,7 +464,7 @@ def morphology_files(
         # a bad image is a row that says why, not the end of the batch
         try: t, labels, img8, meta = measure_image(f, pixel_size_um, magnification, method)
         except MorphologyError as e:
-            images.append(dict(image=str(f), powder_name=name, status=_reason(e, f), method=method)); continue
+            images.append(dict(image=str(f), powder_name=name, status=failure_reason(e, f), method=method)); continue
         dst = out/'labels'/f.absolute().parent.relative_to(common)/f'{f.stem}_labels.tif'
         _write_labels(dst, labels)
         t.insert(0, 'image', str(f)); t.insert(1, 'powder_name', name)

@@ -13,7 +13,7 @@ import numpy as np, pandas as pd
 from .core import atomic_write
 from .conversion import prepare_tile
 from .semfiles import read_micrograph, image_files
-from .morphology import MorphologyError, grey8, segment_image, measure_particles
+from .morphology import MorphologyError, grey8, segment_image, measure_particles, check_scale, failure_reason
 from .pretraining import load_pretrained, tile_descriptors, pretraining_powders, pretraining_set
 from .inference import Domain
 
@@ -102,14 +102,6 @@ def network_readings(
                 net_d50_px=volume_d50_px * math.exp(-3 * m.sigma ** 2))
 
 # %% ../nbs/04d_readings.ipynb #22ee155c
-def _scale(value, name):
-    "A given scale as a positive float (None stays None), else a ValueError naming it"
-    if value is None: return None
-    try: v = float(value)
-    except (TypeError, ValueError): raise ValueError(f'{name} is {value!r}, not a number') from None
-    if not math.isfinite(v) or v <= 0: raise ValueError(f'{name} is {value!r}: it must be a positive number')
-    return v
-
 def describe_image(
     path, # an SEM image
     reader=None, # a pretrained network's folder (default: the shipped one)
@@ -118,7 +110,7 @@ def describe_image(
 )->dict:
     "One row of `READING_COLUMNS`: what the study's image model reads in the micrograph; a bad file is a `MorphologyError`"
     net, cfg, domain = load_reader(reader)
-    pixel_size_um, magnification = _scale(pixel_size_um, 'pixel size'), _scale(magnification, 'magnification')
+    pixel_size_um, magnification = check_scale(pixel_size_um, 'pixel size'), check_scale(magnification, 'magnification')
     try: img, meta = read_micrograph(path, pixel_size_um, magnification)
     except OSError as e: raise MorphologyError(f'{path}: {e.strerror}' if e.strerror else str(e)) from None
     except ValueError as e: raise MorphologyError(str(e) if str(path) in str(e) else f'{path}: {e}') from None
@@ -145,13 +137,11 @@ def describe_files(
     magnification=None, # magnification of images whose file gives no scale
 )->pd.DataFrame:
     "`describe_image` on every image; one that cannot be read is a row whose `status` says why, not the end of the batch"
-    _scale(pixel_size_um, 'pixel size'); _scale(magnification, 'magnification')
+    check_scale(pixel_size_um, 'pixel size'); check_scale(magnification, 'magnification')
     rows = []
     for f, _ in image_files(paths):
         try: rows.append(describe_image(f, reader, pixel_size_um, magnification))
-        except MorphologyError as e:
-            why = str(e)[len(f'{f}: '):] if str(e).startswith(f'{f}: ') else str(e)
-            rows.append(dict(image=str(f), status=why))
+        except MorphologyError as e: rows.append(dict(image=str(f), status=failure_reason(e, f)))
     table = pd.DataFrame(rows).reindex(columns=READING_COLUMNS).astype({'n_tiles': 'Int64', 'n_particles': 'Int64'})
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -158,7 +158,8 @@ def predict_probe(
     if model.extra_cols: f = f.join(extra.loc[names, list(model.extra_cols)].reset_index(drop=True))
     tiles = pd.concat([pd.DataFrame(dict(image=readings.image.to_numpy(), powder_name=names)),
                        model.predict(f[model.features])], axis=1)
-    X = pooled_features(readings, names, extra[list(model.extra_cols)] if model.extra_cols else None)[model.features]
+    # per powder: the mean of its images' features (an extra input is the same on each of them)
+    X = f.assign(powder_name=names).groupby('powder_name').mean()[model.features]
     powders = pd.concat([pd.DataFrame(dict(powder_name=X.index)), model.predict(X)], axis=1)
     cols = ['AOR', 'HR', 'CI', 'Hall_time', 'p_flowable']
     g = tiles.groupby('powder_name')[cols]
