@@ -4,14 +4,16 @@
 
 # %% ../nbs/05b_study_grid.ipynb #d1289b48
 from __future__ import annotations
+from pathlib import Path
 import numpy as np, pandas as pd
 from .conversion import METHODS
 from .config import study_grid
-from .learner import study_model
+from .data import split_by_powder
+from .learner import run_training, study_model
 from .evaluation import powder_labels, prediction_rows, group_metrics, metrics_with_intervals, KEY_METRICS
 
 # %% auto #0
-__all__ = ['train_grid', 'grid_table', 'grid_summary', 'summary_table', 'plot_grid']
+__all__ = ['train_grid', 'grid_table', 'grid_summary', 'summary_table', 'plot_grid', 'fold_training', 'crossvalidate_end_to_end']
 
 # %% ../nbs/05b_study_grid.ipynb #e7acf26a
 def train_grid(
@@ -102,3 +104,44 @@ def plot_grid(
         ax.set_title(f'{t} {m} (test powders)', fontsize=10); ax.figure.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/05b_study_grid.ipynb #6a8bd870
+def fold_training(
+    records, # validated records
+    cfg, # the `TrainConfig` of every fold
+    out, # run folder: one sub-folder per fold
+    folds, # `cv_folds` rows (repeat, fold, powder_name)
+    repeat, # the fold's repeat
+    fold, # the fold
+    powders=None, # the simulator's powders.csv, for the oracle baseline
+    resume=True, # reuse the fold's run if it finished?
+    device=None, # 'cpu', 'cuda', ...
+    cache_dir=None, # image and morphology cache shared by the folds (default: {out}/cache)
+):
+    "`run_training` on one fold: its powders are the test split, validation is drawn by powder from the others"
+    te = folds[(folds.repeat == repeat) & (folds.fold == fold)].powder_name
+    split = pd.Series(np.where(records.powder_name.isin(te), 'test', 'train'), index=records.index, name='split')
+    train = records[split == 'train']
+    inner = split_by_powder(train, valid_pct=0.2, test_pct=0, seed=cfg.seed + 100 * repeat + fold)
+    split[train.index] = np.where(inner == 'valid', 'valid', 'train')
+    return run_training(records, cfg, Path(out)/f'repeat{repeat}-fold{fold}', powders=powders, split=split,
+                        resume=resume, device=device, cache_dir=cache_dir)
+
+# %% ../nbs/05b_study_grid.ipynb #4ce0bb3c
+def crossvalidate_end_to_end(
+    records, # validated records
+    cfg, # the `TrainConfig` of every fold
+    out, # run folder: one sub-folder per fold
+    folds, # `cv_folds` rows (repeat, fold, powder_name)
+    powders=None, # the simulator's powders.csv, for the oracle baseline
+    resume=True, # reuse finished folds?
+    device=None, # 'cpu', 'cuda', ...
+    cache_dir=None, # image and morphology cache shared by the folds (default: {out}/cache)
+)->pd.DataFrame:
+    "`fold_training` on each fold: the CNN's and its baselines' predictions of the fold's powders"
+    labels, rows = powder_labels(records), []
+    for (r, i), te in folds.groupby(['repeat', 'fold']):
+        res = fold_training(records, cfg, out, folds, r, i, powders, resume, device, cache_dir)
+        for name, p in {'cnn_end_to_end': res.powders, **res.baselines}.items():
+            rows.append(prediction_rows(p, labels, te, name))
+    return pd.concat(rows, ignore_index=True)

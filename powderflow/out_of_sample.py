@@ -7,14 +7,14 @@ and whether magnification helps on unseen powders: each with intervals over powd
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from .data import split_by_powder
 from .learner import run_training
+from .grid import crossvalidate_end_to_end
 from .inference import predict_tiles, powder_predictions
 from .evaluation import evaluate_predictions, powder_labels, prediction_rows
 
 # %% auto #0
-__all__ = ['default_holdout', 'tile_interval', 'holdout_report', 'fold_training', 'crossvalidate_end_to_end', 'random_tile_split',
-           'leakage_comparison', 'magnification_ablation']
+__all__ = ['default_holdout', 'tile_interval', 'holdout_report', 'random_tile_split', 'leakage_comparison',
+           'magnification_ablation']
 
 # %% ../nbs/08_out_of_sample.ipynb #9722c529
 def default_holdout(
@@ -63,47 +63,6 @@ def holdout_report(
             carr_pred=r.carr_class,
                          **{f'{c}_train_percentile': round(100 * (train[c] < t[c]).mean()) for c in ('AOR', 'HR')}))
     return pd.DataFrame(rows), evaluate_predictions(per, truth.reset_index(), 'model', 'powder')
-
-# %% ../nbs/08_out_of_sample.ipynb #6a8bd870
-def fold_training(
-    records, # validated records
-    cfg, # the `TrainConfig` of every fold
-    out, # run folder: one sub-folder per fold
-    folds, # `cv_folds` rows (repeat, fold, powder_name)
-    repeat, # the fold's repeat
-    fold, # the fold
-    powders=None, # the simulator's powders.csv, for the oracle baseline
-    resume=True, # reuse the fold's run if it finished?
-    device=None, # 'cpu', 'cuda', ...
-    cache_dir=None, # image and morphology cache shared by the folds (default: {out}/cache)
-):
-    "`run_training` on one fold: its powders are the test split, validation is drawn by powder from the others"
-    te = folds[(folds.repeat == repeat) & (folds.fold == fold)].powder_name
-    split = pd.Series(np.where(records.powder_name.isin(te), 'test', 'train'), index=records.index, name='split')
-    train = records[split == 'train']
-    inner = split_by_powder(train, valid_pct=0.2, test_pct=0, seed=cfg.seed + 100 * repeat + fold)
-    split[train.index] = np.where(inner == 'valid', 'valid', 'train')
-    return run_training(records, cfg, Path(out)/f'repeat{repeat}-fold{fold}', powders=powders, split=split,
-                        resume=resume, device=device, cache_dir=cache_dir)
-
-# %% ../nbs/08_out_of_sample.ipynb #4ce0bb3c
-def crossvalidate_end_to_end(
-    records, # validated records
-    cfg, # the `TrainConfig` of every fold
-    out, # run folder: one sub-folder per fold
-    folds, # `cv_folds` rows (repeat, fold, powder_name)
-    powders=None, # the simulator's powders.csv, for the oracle baseline
-    resume=True, # reuse finished folds?
-    device=None, # 'cpu', 'cuda', ...
-    cache_dir=None, # image and morphology cache shared by the folds (default: {out}/cache)
-)->pd.DataFrame:
-    "`fold_training` on each fold: the CNN's and its baselines' predictions of the fold's powders"
-    labels, rows = powder_labels(records), []
-    for (r, i), te in folds.groupby(['repeat', 'fold']):
-        res = fold_training(records, cfg, out, folds, r, i, powders, resume, device, cache_dir)
-        for name, p in {'cnn_end_to_end': res.powders, **res.baselines}.items():
-            rows.append(prediction_rows(p, labels, te, name))
-    return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/08_out_of_sample.ipynb #3ce1db71
 def random_tile_split(
