@@ -35,6 +35,11 @@ class TrainConfig:
     precision: str = 'auto'        # 'auto': bf16 autocast on a GPU, fp32 elsewhere; 'bf16' or 'fp32' anywhere
     # 'auto': channels_last (faster on a GPU and on the CPU measured in 05); or 'channels_last', 'contiguous'
     memory_format: str = 'auto'
+    # start the backbone from a pretrained network's folder (04a's `pretrain`; `powderflow train` takes 'shipped'),
+    # the simulator-pretrained backbone, instead of random or ImageNet weights
+    backbone_from: str | None = None
+    freeze_epochs: int = 0         # first, epochs that train the new layers only, the backbone frozen (fastai's way)
+    lr_mult: float = 1.            # the backbone learns at lr / lr_mult (fastai's `fine_tune` divides by 100)
 
     def __post_init__(self):
         for f in fields(self):
@@ -44,6 +49,12 @@ class TrainConfig:
             if not isinstance(v, want) or (isinstance(v, bool) and not isinstance(d, bool)):
                 raise ValueError(f'TrainConfig: {f.name} must be {getattr(want, "__name__", "a string")}, '
                                  f'not {v!r}')
+        if self.pretrained and self.backbone_from:
+            raise ValueError('TrainConfig: pretrained (ImageNet weights) and backbone_from (a pretrained network) '
+                             'both set the backbone\'s weights: choose one')
+        if self.lr_mult <= 0 or self.freeze_epochs < 0:
+            raise ValueError(f'TrainConfig: lr_mult must be positive and freeze_epochs at least 0, not '
+                             f'{self.lr_mult} and {self.freeze_epochs}')
         for k in ('size', 'epochs', 'bs'):
             if getattr(self, k) < 1: raise ValueError(f'TrainConfig: {k} must be at least 1, not '
                                                       f'{getattr(self, k)}')

@@ -25,6 +25,7 @@ with quiet_dependency_imports():
 from fastcore.basics import patch
 from .data import Scalers, cache_images, powder_dataloaders, read_records, split_by_powder, check_split
 from .model import PowderNet, powder_splitter, OUTPUTS
+from .pretraining import load_backbone
 from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline,
                                    morphometry_baseline, powder_labels,
                                    regression_metrics, intervals_of, metrics_with_intervals, KEY_METRICS)
@@ -114,10 +115,12 @@ def make_learner(
     n_inputs=1, # numeric inputs besides the image
     path='runs/model', # folder of checkpoints and logs
 )->Learner:
-    "A fastai Learner for `PowderNet` with the masked loss, the splitter and the resumable-training callbacks"
+    "A fastai Learner for `PowderNet` (its backbone from `cfg.backbone_from` if set) with the masked loss, the splitter and the callbacks"
     seed_everything(cfg.seed)
     Path(path).mkdir(parents=True, exist_ok=True)
     model = PowderNet(cfg.backbone, n_inputs, cfg.use_mag, cfg.pretrained, cfg.weights)
+    # the simulator-pretrained backbone (04a), as the seed study starts from ImageNet's
+    if cfg.backbone_from: load_backbone(model.body, cfg.backbone_from, cfg.backbone)
     learn = Learner(dls, model, loss_func=PowderLoss(), splitter=powder_splitter, path=path,
                     model_dir='models', cbs=[EpochSeed(cfg.seed)])
     gpu = dls.device.type == 'cuda'
@@ -125,13 +128,20 @@ def make_learner(
     if cfg.memory_format in ('channels_last', 'auto'): learn.add_cb(ChannelsLast())
     return learn
 
+# %% ../nbs/05_training.ipynb #58da3f68
+def _one_cycle(learn, epochs, lr, **kwargs):
+    "`fit_one_cycle`; launched by `accelerate launch`, data-parallel through fastai's distrib_ctx (gloo on CPU, NCCL on GPUs)"
+    if num_distrib() <= 1: return learn.fit_one_cycle(epochs, lr, **kwargs)
+    on_cpu = learn.dls.device.type == 'cpu'
+    with learn.distrib_ctx(sync_bn=not on_cpu, cpu=on_cpu): learn.fit_one_cycle(epochs, lr, **kwargs)
+
 # %% ../nbs/05_training.ipynb #e797adba
 def fit(
     learn, # a `make_learner` Learner
     cfg: TrainConfig, # its configuration
     resume=True, # continue from `last` if there?
 ):
-    "Train with one-cycle, best-model saving, early stopping and CSV logging; resumes an interrupted run"
+    "Train with one-cycle (after `freeze_epochs` of the new layers alone), best-model saving, early stopping, CSV logs; resumable"
     mdir = Path(learn.path)/learn.model_dir
     state = json.loads((mdir/'last.json').read_text()) if resume and (mdir/'last.json').exists() else None
     start = state['epoch'] + 1 if state else 0
@@ -142,13 +152,11 @@ def fit(
         learn.load('last', with_opt=True)
         cbs.append(RestoreTrackers(state['best'], state['wait']))
     if start >= cfg.epochs: return learn.load('best')
-    # launched by `accelerate launch`: data-parallel through fastai's distrib_ctx (gloo on CPU, NCCL on GPUs)
-    if num_distrib() > 1:
-        on_cpu = learn.dls.device.type == 'cpu'
-        with learn.distrib_ctx(sync_bn=not on_cpu, cpu=on_cpu): learn.fit_one_cycle(cfg.epochs, cfg.lr,
-                                                                                    cbs=cbs,
-                                                                                    start_epoch=start)
-    else: learn.fit_one_cycle(cfg.epochs, cfg.lr, cbs=cbs, start_epoch=start)
+    if cfg.freeze_epochs and not state:   # fastai's `fine_tune`: the new layers first, on the frozen backbone
+        learn.freeze(); _one_cycle(learn, cfg.freeze_epochs, cfg.lr); learn.unfreeze()
+    # discriminative rates: the backbone (first parameter group) at lr / lr_mult
+    _one_cycle(learn, cfg.epochs, cfg.lr if cfg.lr_mult == 1 else slice(cfg.lr / cfg.lr_mult, cfg.lr), cbs=cbs,
+               start_epoch=start)
     return learn
 
 # %% ../nbs/05_training.ipynb #b21654c9

@@ -23,7 +23,7 @@ from .model import create_backbone, check_backbone
 # %% auto #0
 __all__ = ['PRETRAIN_SEED', 'DESCRIPTORS', 'PRETRAIN_PROFILES', 'pretraining_powders', 'cached_pixel_size_um',
            'descriptor_targets', 'pretraining_set', 'DescriptorNet', 'PretrainConfig', 'pretrain_config',
-           'save_pretrained', 'load_pretrained', 'pretrain', 'tile_descriptors']
+           'save_pretrained', 'load_pretrained', 'load_backbone', 'pretrain', 'tile_descriptors']
 
 # %% ../nbs/04a_pretraining.ipynb #e57a5a37
 # the pretraining powders' seed: its draws are not the benchmark's (which uses seeds 0, 1, ...)
@@ -172,6 +172,20 @@ def load_pretrained(
     net = DescriptorNet(cfg.backbone)
     net.load_state_dict(weights, strict=True)
     return net.eval(), cfg
+
+# %% ../nbs/04a_pretraining.ipynb #63e1b9d2
+def load_backbone(
+    body, # a backbone module (`create_backbone`'s, e.g. a `PowderNet`'s `body`) to receive the weights
+    folder, # a `save_pretrained` folder
+    backbone=None, # the name of `body`'s backbone, checked against the network's
+):
+    "Give `body` the pretrained network's backbone weights, strictly: a network of another backbone is one clear error"
+    net, cfg = load_pretrained(folder)
+    if backbone and backbone != cfg.backbone:
+        raise ValueError(f'{folder}: a pretrained {cfg.backbone}, which cannot start a {backbone}; pretrain one of '
+                         f'{backbone} (`pretrain`) or train that backbone without it')
+    body.load_state_dict(net.body.state_dict(), strict=True)
+    return body
 
 # %% ../nbs/04a_pretraining.ipynb #90d6b88e
 def pretrain(
