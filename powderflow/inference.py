@@ -161,7 +161,8 @@ class Domain:
         path, # a .safetensors file
     ):
         "Write the domain to `path` (atomically)"
-        arrays = {k: torch.tensor(np.asarray(getattr(self, k))) for k in ('centroids', 'scale', 'reference')}
+        # pandas can hand back column-major arrays, which safetensors refuses
+        arrays = {k: torch.tensor(np.ascontiguousarray(getattr(self, k))) for k in ('centroids', 'scale', 'reference')}
         with atomic_write(path) as f: f.write(save_safetensors(arrays))
 
     @classmethod
