@@ -212,6 +212,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'powderflow.grid': { 'powderflow.grid.crossvalidate_end_to_end': ( 'study_grid.html#crossvalidate_end_to_end',
                                                                                'powderflow/grid.py'),
                                  'powderflow.grid.fold_training': ('study_grid.html#fold_training', 'powderflow/grid.py'),
+                                 'powderflow.grid.grid_cell_cv': ('study_grid.html#grid_cell_cv', 'powderflow/grid.py'),
                                  'powderflow.grid.grid_summary': ('study_grid.html#grid_summary', 'powderflow/grid.py'),
                                  'powderflow.grid.grid_table': ('study_grid.html#grid_table', 'powderflow/grid.py'),
                                  'powderflow.grid.plot_grid': ('study_grid.html#plot_grid', 'powderflow/grid.py'),

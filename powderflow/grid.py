@@ -4,16 +4,19 @@
 
 # %% ../nbs/05b_study_grid.ipynb #d1289b48
 from __future__ import annotations
+import json
 from pathlib import Path
 import numpy as np, pandas as pd
 from .conversion import METHODS
-from .config import study_grid
-from .data import split_by_powder
+from .config import study_grid, profile_config
+from .data import split_by_powder, read_records
 from .learner import run_training, study_model
-from .evaluation import powder_labels, prediction_rows, group_metrics, metrics_with_intervals, KEY_METRICS
+from .evaluation import (powder_labels, prediction_rows, group_metrics, metrics_with_intervals, cv_folds,
+                                   cv_metrics, KEY_METRICS)
 
 # %% auto #0
-__all__ = ['train_grid', 'grid_table', 'grid_summary', 'summary_table', 'plot_grid', 'fold_training', 'crossvalidate_end_to_end']
+__all__ = ['train_grid', 'grid_table', 'grid_summary', 'summary_table', 'plot_grid', 'fold_training', 'crossvalidate_end_to_end',
+           'grid_cell_cv']
 
 # %% ../nbs/05b_study_grid.ipynb #e7acf26a
 def train_grid(
@@ -27,19 +30,24 @@ def train_grid(
     size=None, # default: the profile's
     device=None, # default: a GPU if there is one
     predictions=False, # also return every model's per-powder predictions (`PREDICTION_COLUMNS`, model 'backbone x pipeline')?
+    folds=None, # cross-validate every cell on this many folds by powder (`grid_cell_cv`); None: `study_model`'s one split
 )->pd.DataFrame:
     "Train (or reuse) one model per backbone x pipeline; long table of their per-powder test metrics, with training time"
     backbones, pipelines = study_grid(profile, backbones, pipelines)
     rows, preds = [], []
     for b in backbones:
         for p in pipelines:
-            res = study_model(data, profile, b, p, run_dir, seed, epochs, size, device)
-            m = res.metrics.query("model == 'model' and level == 'powder'")
-            rows.append(m.assign(backbone=b, pipeline=p, train_s=round(res.train_s, 1), epochs=res.cfg.epochs,
-                                 size=res.cfg.size))
-            test = res.powders.powder_name
-            preds.append(prediction_rows(res.powders, powder_labels(res.df),
-                                         pd.DataFrame(dict(repeat=0, fold=0, powder_name=test)), f'{b} x {p}'))
+            if folds:
+                cell, train_s, cfg = grid_cell_cv(data, profile, b, p, folds, run_dir, seed, epochs, size, device)
+                m = cv_metrics(cell, 200, seed)
+            else:
+                res = study_model(data, profile, b, p, run_dir, seed, epochs, size, device)
+                m, train_s, cfg = res.metrics.query("model == 'model' and level == 'powder'"), res.train_s, res.cfg
+                cell = prediction_rows(res.powders, powder_labels(res.df),
+                                       pd.DataFrame(dict(repeat=0, fold=0, powder_name=res.powders.powder_name)),
+                                       f'{b} x {p}')
+            rows.append(m.assign(backbone=b, pipeline=p, train_s=round(train_s, 1), epochs=cfg.epochs, size=cfg.size))
+            preds.append(cell)
     grid = pd.concat(rows, ignore_index=True)[['backbone', 'pipeline', 'target', 'metric', 'value', 'train_s',
                                                'epochs', 'size']]
     return (grid, pd.concat(preds, ignore_index=True)) if predictions else grid
@@ -84,24 +92,30 @@ def summary_table(
 def plot_grid(
     grid, # `train_grid` output
     keys=(('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC')), # (target, metric) panels
+    note=None, # a line above the panels: how the cells were scored (one split, or cross-validation)
 ):
     "Figure: one backbone x pipeline heat map per key metric"
+    import matplotlib.pyplot as plt, textwrap
     backbones = list(dict.fromkeys(grid.backbone)); pipelines = [m for m in METHODS if m in set(grid.pipeline)]
     # registered extra pipelines, last
     pipelines += [p for p in dict.fromkeys(grid.pipeline) if p not in pipelines]
-    import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, len(keys),
-                            figsize=(len(keys) * (1.6 + 0.55 * len(pipelines)), 2.4 + 0.45 * len(backbones)), squeeze=False)
-    axs = axs[0]
-    for ax, (t, m) in zip(axs, keys):
-        v = grid[(grid.target == t) & (grid.metric == m)].pivot(index='backbone', columns='pipeline', values='value').reindex(index=backbones, columns=pipelines)
+    width = len(keys) * (2.9 + 0.55 * len(pipelines))
+    fig, axs = plt.subplots(1, len(keys), figsize=(width, 2.9 + 0.45 * len(backbones) + 0.3 * bool(note)),
+                            squeeze=False)
+    for ax, (t, m) in zip(axs[0], keys):
+        v = grid[(grid.target == t) & (grid.metric == m)].pivot(index='backbone', columns='pipeline',
+                                                                values='value').reindex(index=backbones, columns=pipelines)
         lo, hi = (-1, 1) if m == 'R2' else (0, 1)
         im = ax.imshow(v.to_numpy(float), cmap='viridis', vmin=lo, vmax=hi)
-        ax.set_xticks(range(len(pipelines)), pipelines, rotation=60, ha='right', fontsize=8); ax.set_yticks(range(len(backbones)), backbones, fontsize=8)
+        ax.set_xticks(range(len(pipelines)), pipelines, rotation=60, ha='right', fontsize=8)
+        ax.set_yticks(range(len(backbones)), backbones, fontsize=8)
+        ax.set_xlabel('16->8-bit conversion pipeline', fontsize=8)
         for (i, j), x in np.ndenumerate(v.to_numpy(float)):
             ax.text(j, i, 'n/a' if np.isnan(x) else f'{x:.2f}', ha='center', va='center', fontsize=7,
                     color='w' if x < (lo + hi) / 2 else 'k')
-        ax.set_title(f'{t} {m} (test powders)', fontsize=10); ax.figure.colorbar(im, ax=ax, shrink=0.8)
+        ax.set_title(f'{t} {m.replace("_", "-")}', fontsize=10)
+        fig.colorbar(im, ax=ax, fraction=0.05, pad=0.04).ax.tick_params(labelsize=7)
+    if note: fig.suptitle(textwrap.fill(note, int(width * 14)), fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -145,3 +159,28 @@ def crossvalidate_end_to_end(
         for name, p in {'cnn_end_to_end': res.powders, **res.baselines}.items():
             rows.append(prediction_rows(p, labels, te, name))
     return pd.concat(rows, ignore_index=True)
+
+# %% ../nbs/05b_study_grid.ipynb #29ab484e
+def grid_cell_cv(
+    data, # data folder with records.csv (and powders.csv, for the oracle)
+    profile, # training defaults
+    backbone, # the cell's backbone
+    pipeline, # the cell's conversion pipeline
+    folds=5, # folds by powder (one repeat of `evaluation.cv_folds`)
+    run_dir='runs', # the folds' models go to {run_dir}/grid-cv/, the image cache is `study_model`'s
+    seed=0,
+    epochs=None, # default: the profile's
+    size=None, # default: the profile's
+    device=None, # default: a GPU if there is one
+)->tuple[pd.DataFrame, float, object]:
+    "One grid cell cross-validated by powder: its predictions (model 'backbone x pipeline'), seconds of training, config"
+    cfg = profile_config(profile, backbone=backbone, method=pipeline, seed=seed,
+                         **{k: v for k, v in dict(epochs=epochs, size=size).items() if v})
+    data, run_dir = Path(data), Path(run_dir)
+    records = read_records(data/'records.csv')
+    out = run_dir/'grid-cv'/f'{backbone}-{pipeline}-{cfg.size}px-{cfg.epochs}ep-seed{seed}-{folds}folds'
+    preds = crossvalidate_end_to_end(records, cfg, out, cv_folds(powder_labels(records), folds, 1, seed),
+                                     data/'powders.csv' if (data/'powders.csv').exists() else None, device=device,
+                                     cache_dir=run_dir/'models'/'cache')
+    train_s = sum(json.loads(f.read_text()).get('train_s', 0.) for f in out.glob('repeat*-fold*/run.json'))
+    return preds[preds.model == 'cnn_end_to_end'].assign(model=f'{backbone} x {pipeline}'), train_s, cfg
