@@ -127,6 +127,14 @@ def _parser():
     t.add_argument('--pretrained', action='store_true', default=None,
                    help='start from ImageNet weights: --weights FILE, else the local cache, else a download '
                         'if the hub can be reached')
+    t.add_argument('--backbone-from', default=None, metavar='FOLDER',
+                   help="end-to-end: start the backbone from a pretrained network: 'shipped' (the one shipped with the "
+                        "package, a regnety_004) or a folder of 04a's `pretrain`; 'none': from scratch (default: "
+                        "'shipped' for a regnety_004 without --pretrained, else none)")
+    t.add_argument('--freeze-epochs', type=int, default=None,
+                   help='end-to-end: epochs that train the new layers alone on the frozen backbone, first')
+    t.add_argument('--lr-mult', type=float, default=None,
+                   help='end-to-end: the backbone learns at lr / LR_MULT (default 1)')
     t.add_argument('--precision', choices=['auto', 'bf16', 'fp32'], default=None,
                    help='auto (default): bf16 autocast on a GPU, fp32 on the CPU')
     t.add_argument('--memory-format', choices=['auto', 'channels_last', 'contiguous'], default=None,
@@ -322,6 +330,23 @@ def _records(records, dataset_root, method):
                                       f'{", ".join(sorted(df.convert_method.unique()))})')
     return one
 
+# %% ../nbs/90_cli.ipynb #e7c7abde
+def _network_start(a, conf, backbone):
+    "The end-to-end network's start: --backbone-from, else the shipped network where it fits; fine-tuned as 08 does (`fine_tuning_config`)"
+    from powderflow.config import FINE_TUNING
+    from powderflow.readings import shipped_reader
+    over = {k: getattr(a, k) for k in ('freeze_epochs', 'lr_mult') if getattr(a, k) is not None}
+    if a.backbone_from is not None: start = _backbone_start(a.backbone_from)
+    elif 'backbone_from' in conf: start = conf['backbone_from'] and _backbone_start(conf['backbone_from'])
+    # by default the shipped network, for its own backbone, unless ImageNet weights are asked for
+    elif a.pretrained or conf.get('pretrained'): start = None
+    else: start = str(shipped_reader()) if backbone == read_settings(shipped_reader()/'config.json')['backbone'] else None
+    # from a pretrained backbone: fine-tuned the study's way, unless told otherwise
+    if start:
+        over = {k: v for k, v in FINE_TUNING.items() if k not in conf} | over
+        if a.size is None and 'size' not in conf: over['size'] = read_settings(Path(start)/'config.json')['size']
+    return over | dict(backbone_from=start)
+
 # %% ../nbs/90_cli.ipynb #f45453c6
 def _train_cmd(a):
     from powderflow.config import TrainConfig, profile_config
@@ -340,6 +365,7 @@ def _train_cmd(a):
     over = {k: getattr(a, k) for k in ('backbone', 'method', 'size', 'epochs', 'bs', 'lr', 'seed', 'patience',
                                        'weights', 'pretrained', 'precision',
                                        'memory_format') if getattr(a, k) is not None}
+    over |= _network_start(a, conf, over.get('backbone') or conf.get('backbone') or TrainConfig.backbone)
     if a.no_mag: over['use_mag'] = False
     if a.holdout is not None: over['holdout'] = tuple(a.holdout)
     profile = a.profile or conf.get('profile') or 'quick'   # flag, then config file, then quick
@@ -359,9 +385,22 @@ def _train_cmd(a):
     print(f'model: {out/"model"}; metrics: {out/"metrics.csv"}; figures: {out/"figures"} (trained in '
           f'{res.train_s:.0f} s)')
 
+# %% ../nbs/90_cli.ipynb #e5c4bcba
+def _backbone_start(value):
+    "--backbone-from: 'shipped' -> the shipped network's folder, 'none' -> None (from scratch), else the folder as given"
+    if value.lower() == 'none': return None
+    if value.lower() == 'shipped':
+        from powderflow.readings import shipped_reader
+        return str(shipped_reader())
+    if not (Path(value)/'config.json').exists():
+        raise FileNotFoundError(f"--backbone-from {value}: no pretrained network there (no config.json); give 'shipped', "
+                                "'none' or a folder of `pretrain`")
+    return value
+
 # %% ../nbs/90_cli.ipynb #95d3fd1d
 END_TO_END_FLAGS = ('backbone', 'method', 'size', 'epochs', 'bs', 'lr', 'patience', 'weights', 'pretrained', 'precision',
-                    'memory_format', 'no_mag', 'holdout', 'device', 'no_resume')
+                    'memory_format', 'no_mag', 'holdout', 'device', 'no_resume', 'backbone_from', 'freeze_epochs',
+                    'lr_mult')
 
 def _probe_train_cmd(a, conf):
     "`train --recipe probe`: the recipe fitted on the records' training powders, saved to OUT/model"

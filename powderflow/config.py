@@ -5,13 +5,14 @@ backbones x conversion pipelines."""
 
 # %% ../nbs/04b_configuration.ipynb #b8aba03a
 from __future__ import annotations
-from dataclasses import dataclass, fields
-from .core import profile_settings
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from .core import profile_settings, read_settings
 from .model import SEED_BACKBONES, check_backbone
 from .conversion import METHODS, get_pipeline
 
 # %% auto #0
-__all__ = ['TRAINING_PROFILES', 'STUDY_GRIDS', 'TrainConfig', 'profile_config', 'study_grid']
+__all__ = ['TRAINING_PROFILES', 'FINE_TUNING', 'STUDY_GRIDS', 'TrainConfig', 'profile_config', 'fine_tuning_config', 'study_grid']
 
 # %% ../nbs/04b_configuration.ipynb #76b397c6
 @dataclass
@@ -80,6 +81,18 @@ def profile_config(
 )->TrainConfig:
     "The `TrainConfig` a profile trains with"
     return TrainConfig(**(profile_settings(TRAINING_PROFILES, profile) | overrides))
+
+# %% ../nbs/04b_configuration.ipynb #d0513f20
+FINE_TUNING = dict(freeze_epochs=0, lr_mult=1.)   # chosen in benchmarks/fine_tuning.py (08 reports the result)
+
+def fine_tuning_config(
+    cfg: TrainConfig, # the configuration of the network trained from scratch
+    backbone_from, # the pretrained network's folder (04a's `pretrain`)
+    **overrides, # `TrainConfig` fields to change beyond these
+)->TrainConfig:
+    "`cfg` started from the pretrained backbone, at the input side it was pretrained at, with `FINE_TUNING`'s settings"
+    size = read_settings(Path(backbone_from)/'config.json')['size']
+    return replace(cfg, **(FINE_TUNING | dict(backbone_from=str(backbone_from), size=size) | overrides))
 
 # %% ../nbs/04b_configuration.ipynb #3c46d7c7
 # per profile: the backbones and pipelines of the study grid (the first of each makes the main model)

@@ -315,8 +315,9 @@ FIGURES = {  # file in out/: one line on what it shows
     '08_holdout': 'the named powders, each by the cross-validation fold model that never saw it: prediction '
                   'with spread and a 95 % interval over its tiles, truth, Carr class, and where the truth falls '
                   'among the training powders',
-    '08_out_of_sample': 'the end-to-end CNN under cross-validation by powder, the leakage comparison (split '
-                        'by tile against the cross-validated model, every powder), and at the tiny and full '
+    '08_out_of_sample': 'the end-to-end CNN under cross-validation by powder; the same network started from the '
+                        'pretrained backbone beside it and the probe, on the same folds; the leakage comparison '
+                        '(split by tile against the cross-validated model, every powder), and at the tiny and full '
                         'profiles the magnification ablation on the same folds: metrics with intervals, paired '
                         'differences',
     '08_predictions': "the per-powder predictions behind 08's tables, in the schema of 05_cv_predictions, "

@@ -159,3 +159,28 @@ def test_predict_on_real_micrographs(trained, tmp_path):
     assert powders.powder_name.tolist() == ['Sc1'] and str(powders.bit_depth[0]) == '8'
     assert {'domain_distance', 'domain_ratio', 'extrapolation'} <= set(powders.columns)
     assert powders.extrapolation[0] == (powders.domain_ratio[0] > 1)
+
+def test_train_from_the_shipped_pretrained_backbone(trained, tmp_path):
+    "`train --recipe end-to-end` of a regnety_004 starts from the shipped network, fine-tuned FINE_TUNING's way; 'none': scratch"
+    from powderflow.config import FINE_TUNING
+    from powderflow.readings import shipped_reader
+    d, _ = trained
+    train = lambda out, *flags: run('train', '--recipe', 'end-to-end', '--records', d/'data'/'records.csv', '--profile',
+                                    'tiny', '--size', 32, '--epochs', 1, '--out', tmp_path/out, *flags)
+    r = train('ft')
+    assert r.returncode == 0, r.stderr
+    conf = json.loads((tmp_path/'ft'/'model'/'config.json').read_text())['config']
+    assert conf['backbone_from'] == str(shipped_reader()) and conf['backbone'] == 'regnety_004'
+    assert {k: conf[k] for k in FINE_TUNING} == FINE_TUNING          # the study's fine-tuning, unless told otherwise
+    r = train('scratch', '--backbone-from', 'none')
+    assert r.returncode == 0, r.stderr
+    conf = json.loads((tmp_path/'scratch'/'model'/'config.json').read_text())['config']
+    assert conf['backbone_from'] is None and conf['freeze_epochs'] == 0 and conf['lr_mult'] == 1
+    r = run('train', '--recipe', 'end-to-end', '--records', d/'data'/'records.csv', '--profile', 'tiny', '--size', 32,
+            '--epochs', 1, '--backbone-from', 'shipped', '--backbone', 'resnet18', '--out', tmp_path/'x')
+    assert r.returncode == 1 and 'cannot start a resnet18' in r.stderr and 'Traceback' not in r.stderr
+    r = run('train', '--recipe', 'end-to-end', '--records', d/'data'/'records.csv', '--backbone-from', tmp_path/'nothing',
+            '--out', tmp_path/'y')
+    assert r.returncode == 1 and "no pretrained network there" in r.stderr
+    r = run('train', '--records', d/'data'/'records.csv', '--backbone-from', 'shipped', '--out', tmp_path/'z')
+    assert r.returncode == 1 and '--backbone-from' in r.stderr and '--recipe end-to-end' in r.stderr   # the probe trains no network
