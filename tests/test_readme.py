@@ -78,3 +78,28 @@ def test_second_draw_matches_its_tables():
     got = quoted(text[text.index('cnn minus cnn_network is'):])[:2]
     want = [tuple(map(float, CELL.search(d.loc['cnn_network', c]).groups())) for c in ('AOR R2', 'HR R2')]
     assert got == want, (got, want)
+
+def test_pretrained_start_table_matches_08():
+    "The README's table of the seed's method from the pretrained backbone, and its paired differences, are 08's"
+    m = pd.read_csv(FIG/'08_out_of_sample.csv').query("experiment == 'pretrained start'")
+    m = m.set_index(['model', 'target', 'metric'])
+    rows = {'probe (the headline recipe': 'probe', 'end to end, from scratch': 'end to end, from scratch',
+            'end to end, pretrained backbone': 'end to end, pretrained backbone'}
+    lines = [l for l in README.splitlines() if l.strip().startswith('| ')]
+    for start, model in rows.items():
+        (line,) = [l for l in lines if l.strip()[2:].startswith(start)]
+        cells = quoted(line)
+        assert len(cells) == len(COLUMNS), line
+        for (target, metric, digits), cell in zip(COLUMNS, cells):
+            r = m.loc[(model, target, metric)]
+            assert cell == tuple(round(float(v), 2) for v in (r.value, r.lo, r.hi)), (model, target, metric, cell)
+    md = (FIG/'08_out_of_sample.md').read_text()
+    section = md[md.index('### pretrained start'):md.index('### leakage')]
+    section = section[section.index('minus each'):]   # the paired differences
+    text = re.sub(r'\s+', ' ', README)
+    for versus, key in (('end to end, from scratch', 'The pretrained start minus the start from scratch'),
+                        ('probe', 'The pretrained start minus the probe')):
+        (row,) = [l for l in section.splitlines() if l.startswith(f'| {versus} ')]
+        want = quoted(row.split('|')[2]) + quoted(row.split('|')[4])   # AOR R2, HR R2
+        i = text.index(key)
+        assert quoted(text[i:i + 200])[:2] == want, (versus, quoted(text[i:i + 200])[:2], want)
