@@ -8,10 +8,11 @@ About 30 min on 2 CPU cores for every lever (a finished lever is reused from its
 alone (the learning rate and schedule of the network from scratch); fastai's way of fine-tuning (`freeze_epochs` of the
 new layers on the frozen backbone, then every layer with the backbone at lr / `lr_mult`, 10 or 100); the pretraining's
 input side (128 px of the 144-px cache: the field and scale the backbone was trained at) instead of the quick profile's
-96; 20 epochs instead of 10. `config.FINE_TUNING` keeps the lever with the lowest mean over the folds of the best loss on
-each fold's inner validation powders (drawn from the fold's training powders), never chosen by the test powders; the test
-scores are printed beside it for the record. Prints per lever: inner validation loss, the epochs kept, the seconds of training (5 folds), and
-cross-validated AOR / HR R2 and ROC-AUC with 95 % intervals, and the paired differences against scratch and the probe. Writes {run}/fine_tuning.csv."""
+96; 20 epochs instead of 10. `config.FINE_TUNING` keeps the lever with the lowest mean over the folds of the best
+loss on each fold's inner validation powders (drawn from the fold's training powders), never chosen by the test
+powders; the test scores are printed beside it for the record. Prints per lever: inner validation loss, the epochs
+kept, the seconds of training (5 folds), and cross-validated AOR / HR R2 and ROC-AUC with 95 % intervals, and the
+paired differences against scratch and the probe. Writes {run}/fine_tuning.csv."""
 import argparse, json, time
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -39,8 +40,8 @@ def inner_validation(folder):
     rows = []
     for h in sorted(Path(folder).glob('repeat*-fold*/history.csv')):
         d = pd.read_csv(h, dtype=str).apply(lambda c: pd.to_numeric(c, errors='coerce')).dropna(subset=['epoch'])
-        rows.append(dict(fold=h.parent.name, valid_loss=d.valid_loss.min(), best_epoch=int(d.epoch[d.valid_loss.idxmin()]),
-                         epochs=len(d), train_s=json.loads((h.parent/'run.json').read_text())['train_s']))
+        rows.append(dict(fold=h.parent.name, valid_loss=d.valid_loss.min(),
+                         best_epoch=int(d.epoch[d.valid_loss.idxmin()]), epochs=len(d), train_s=json.loads((h.parent/'run.json').read_text())['train_s']))
     return pd.DataFrame(rows)
 
 def main():
@@ -66,7 +67,8 @@ def main():
         p_ = crossvalidate_end_to_end(records, cfg, folder, folds, data/'powders.csv', cache_dir=run/'cache')
         preds.append(p_[p_.model == 'cnn_end_to_end'].assign(model=name))
         iv = inner_validation(folder)
-        rows.append(dict(lever=name, inner_valid_loss=iv.valid_loss.mean(), best_epochs=' '.join(map(str, iv.best_epoch)),
+        rows.append(dict(lever=name, inner_valid_loss=iv.valid_loss.mean(),
+                         best_epochs=' '.join(map(str, iv.best_epoch)),
                          train_s=round(iv.train_s.sum())))   # of the first training, when a finished one is reused
         print(rows[-1], flush=True)
     preds = pd.concat(preds, ignore_index=True)

@@ -332,7 +332,7 @@ def _records(records, dataset_root, method):
 
 # %% ../nbs/90_cli.ipynb #e7c7abde
 def _network_start(a, conf, backbone):
-    "The end-to-end network's start: --backbone-from, else the shipped network where it fits; fine-tuned as 08 does (`fine_tuning_config`)"
+    "The end-to-end network's start: --backbone-from, else the shipped network where it fits; fine-tuned as 08 does"
     from powderflow.config import FINE_TUNING
     from powderflow.readings import shipped_reader
     over = {k: getattr(a, k) for k in ('freeze_epochs', 'lr_mult') if getattr(a, k) is not None}
@@ -340,7 +340,9 @@ def _network_start(a, conf, backbone):
     elif 'backbone_from' in conf: start = conf['backbone_from'] and _backbone_start(conf['backbone_from'])
     # by default the shipped network, for its own backbone, unless ImageNet weights are asked for
     elif a.pretrained or conf.get('pretrained'): start = None
-    else: start = str(shipped_reader()) if backbone == read_settings(shipped_reader()/'config.json')['backbone'] else None
+    else:
+        shipped = shipped_reader()
+        start = str(shipped) if backbone == read_settings(shipped/'config.json')['backbone'] else None
     # from a pretrained backbone: fine-tuned the study's way, unless told otherwise
     if start:
         over = {k: v for k, v in FINE_TUNING.items() if k not in conf} | over

@@ -130,7 +130,7 @@ def make_learner(
 
 # %% ../nbs/05_training.ipynb #58da3f68
 def _one_cycle(learn, epochs, lr, **kwargs):
-    "`fit_one_cycle`; launched by `accelerate launch`, data-parallel through fastai's distrib_ctx (gloo on CPU, NCCL on GPUs)"
+    "`fit_one_cycle`; under `accelerate launch`, data-parallel through fastai's distrib_ctx (gloo on CPU, NCCL on GPUs)"
     if num_distrib() <= 1: return learn.fit_one_cycle(epochs, lr, **kwargs)
     on_cpu = learn.dls.device.type == 'cpu'
     with learn.distrib_ctx(sync_bn=not on_cpu, cpu=on_cpu): learn.fit_one_cycle(epochs, lr, **kwargs)
