@@ -13,8 +13,8 @@ import numpy as np
 __all__ = ['TARGETS', 'FLOW_CLASSES', 'CARR_BANDS', 'HAUSNER_BANDS', 'AOR_BANDS', 'SEM_REFERENCE_WIDTH_MM', 'carr_index',
            'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything', 'default_device',
            'profile_settings', 'read_settings', 'progress_bars', 'opencv_single_threaded', 'parallel_map',
-           'quiet_dependency_imports', 'atomic_write', 'save_figure', 'save_table', 'save_model_folder',
-           'read_model_folder', 'study_folders']
+           'quiet_dependency_imports', 'atomic_write', 'save_figure', 'figure_problems', 'FigureError', 'check_figure',
+           'save_table', 'save_model_folder', 'read_model_folder', 'study_folders']
 
 # %% ../nbs/00_core.ipynb #d67d7b88
 TARGETS = {  # column name -> (what it is, unit)
@@ -210,6 +210,83 @@ def save_figure(
     with matplotlib.rc_context({'svg.hashsalt': 'powderflow'}), atomic_write(path) as f:
         fig.savefig(f, format=fmt, dpi=dpi, metadata=meta)
     return path
+
+# %% ../nbs/00_core.ipynb #19fddd5c
+def _drawn_texts(fig):
+    "(text, what it is) for each text the figure draws: titles, axis and tick labels in view, texts, legends"
+    out, seen = [], set()
+    def add(t, what):
+        if t is not None and id(t) not in seen and t.get_visible() and t.get_text().strip():
+            seen.add(id(t)); out.append((t, what))
+    for t in fig.texts: add(t, 'figure text')
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible(): continue
+        name = _axes_name(ax, i)
+        add(ax.title, f'the title of {name}')
+        for t in ax.texts: add(t, f'a text in {name}')
+        if (legend := ax.get_legend()) is not None:
+            for t in [legend.get_title(), *legend.get_texts()]: add(t, f'the legend of {name}')
+        if not ax.axison: continue
+        for axis, xy in ((ax.xaxis, 'x'), (ax.yaxis, 'y')):
+            add(axis.label, f'the {xy} label of {name}')
+            lo, hi = sorted(axis.get_view_interval()); eps = 1e-9 * max(1., hi - lo)
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if lo - eps <= tick.get_loc() <= hi + eps:
+                    for label in (tick.label1, tick.label2): add(label, f'a tick label of the {xy} axis of {name}')
+    return out
+
+# %% ../nbs/00_core.ipynb #5b710150
+def _axes_name(ax, i):
+    "How a message names axes `i`: its title (shortened), else 'colour bar' or its number"
+    title = ax.get_title()
+    if title: return repr(title if len(title) <= 40 else title[:37] + '...')
+    return f'colour bar {i}' if ax.get_label() == '<colorbar>' else f'axes {i}'
+
+def _overlap(a, b):
+    "Area of the intersection of two boxes"
+    return max(0., min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0., min(a.y1, b.y1) - max(a.y0, b.y0))
+
+# %% ../nbs/00_core.ipynb #1841e48e
+def figure_problems(
+    fig, # a matplotlib figure
+    overlap=0.1, # share of the smaller text's box that another text may cover
+    min_fontsize=5, # smallest readable font size (pt)
+)->list:
+    "What keeps a reader from taking `fig` in: axes without labels, text over text, text off the canvas, tiny text"
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = _drawn_texts(fig)
+    boxes = [t.get_window_extent(renderer) for t, _ in texts]
+    say = lambda k: f'{texts[k][1]} ({texts[k][0].get_text()!r})'
+    problems = []
+    for k, ((t, _), b) in enumerate(zip(texts, boxes)):
+        if b.x0 < -1 or b.y0 < -1 or b.x1 > fig.bbox.width + 1 or b.y1 > fig.bbox.height + 1:
+            problems.append(f'{say(k)} leaves the canvas')
+        if t.get_fontsize() < min_fontsize: problems.append(f'{say(k)} is set in {t.get_fontsize():.1f} pt')
+    for a in range(len(texts)):
+        for b in range(a + 1, len(texts)):
+            small = min(boxes[a].width * boxes[a].height, boxes[b].width * boxes[b].height)
+            if _overlap(boxes[a], boxes[b]) > overlap * small: problems.append(f'{say(a)} overlaps {say(b)}')
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible() or not ax.axison or ax.get_label() == '<colorbar>': continue
+        for axis, xy in ((ax.xaxis, 'x'), (ax.yaxis, 'y')):
+            ticks = any(w == f'a tick label of the {xy} axis of {_axes_name(ax, i)}' for _, w in texts)
+            if ticks and not axis.label.get_text().strip():
+                problems.append(f'the {xy} axis of {_axes_name(ax, i)} has tick labels but no label')
+    return problems
+
+# %% ../nbs/00_core.ipynb #892e15c0
+class FigureError(ValueError): "A figure that fails `check_figure`"
+
+def check_figure(
+    fig, # a matplotlib figure
+    name='the figure', # how the error names it (e.g. the file it is for)
+    **kwargs, # `figure_problems`' thresholds
+):
+    "Raise one `FigureError` listing every problem `figure_problems` finds in `fig`; returns `fig` if there is none"
+    problems = figure_problems(fig, **kwargs)
+    if problems: raise FigureError(f'{name}: {len(problems)} problem(s):\n  ' + '\n  '.join(problems))
+    return fig
 
 # %% ../nbs/00_core.ipynb #7f49a6b2
 def save_table(
