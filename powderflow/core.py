@@ -271,7 +271,9 @@ def figure_problems(
         if not ax.get_visible() or not ax.axison or ax.get_label() == '<colorbar>': continue
         for axis, xy in ((ax.xaxis, 'x'), (ax.yaxis, 'y')):
             ticks = any(w == f'a tick label of the {xy} axis of {_axes_name(ax, i)}' for _, w in texts)
-            if ticks and not axis.label.get_text().strip():
+            # panels that share an axis need its label once (e.g. on the first panel of a row)
+            shared = getattr(ax, f'get_shared_{xy}_axes')().get_siblings(ax)
+            if ticks and not any(getattr(s, f'get_{xy}label')().strip() for s in shared):
                 problems.append(f'the {xy} axis of {_axes_name(ax, i)} has tick labels but no label')
     return problems
 
