@@ -332,26 +332,18 @@ def _records(records, dataset_root, method):
 
 # %% ../nbs/90_cli.ipynb #e7c7abde
 def _network_start(a, conf, backbone):
-    "The end-to-end network's start: --backbone-from, else the shipped network where it fits; fine-tuned as 08 does"
-    from powderflow.config import FINE_TUNING
+    "The end-to-end network's pretrained start: --backbone-from, else the shipped network where it fits, else None"
     from powderflow.readings import shipped_reader
-    over = {k: getattr(a, k) for k in ('freeze_epochs', 'lr_mult') if getattr(a, k) is not None}
-    if a.backbone_from is not None: start = _backbone_start(a.backbone_from)
-    elif 'backbone_from' in conf: start = conf['backbone_from'] and _backbone_start(conf['backbone_from'])
+    if a.backbone_from is not None: return _backbone_start(a.backbone_from)
+    if 'backbone_from' in conf: return conf['backbone_from'] and _backbone_start(conf['backbone_from'])
     # by default the shipped network, for its own backbone, unless ImageNet weights are asked for
-    elif a.pretrained or conf.get('pretrained'): start = None
-    else:
-        shipped = shipped_reader()
-        start = str(shipped) if backbone == read_settings(shipped/'config.json')['backbone'] else None
-    # from a pretrained backbone: fine-tuned the study's way, unless told otherwise
-    if start:
-        over = {k: v for k, v in FINE_TUNING.items() if k not in conf} | over
-        if a.size is None and 'size' not in conf: over['size'] = read_settings(Path(start)/'config.json')['size']
-    return over | dict(backbone_from=start)
+    if a.pretrained or conf.get('pretrained'): return None
+    shipped = shipped_reader()
+    return str(shipped) if backbone == read_settings(shipped/'config.json')['backbone'] else None
 
 # %% ../nbs/90_cli.ipynb #f45453c6
 def _train_cmd(a):
-    from powderflow.config import TrainConfig, profile_config
+    from powderflow.config import TrainConfig, profile_config, fine_tuning_config, FINE_TUNING
     from powderflow.learner import run_training, metrics_table, write_training_figures, rank0_first
     from powderflow.core import default_device
     from fastai.torch_core import rank_distrib
@@ -365,14 +357,17 @@ def _train_cmd(a):
     if unknown: raise ValueError(f'{a.config}: unknown setting(s) {", ".join(sorted(unknown))}; known: '
                                  f'{", ".join(sorted(known))}')
     over = {k: getattr(a, k) for k in ('backbone', 'method', 'size', 'epochs', 'bs', 'lr', 'seed', 'patience',
-                                       'weights', 'pretrained', 'precision',
-                                       'memory_format') if getattr(a, k) is not None}
-    over |= _network_start(a, conf, over.get('backbone') or conf.get('backbone') or TrainConfig.backbone)
+                                       'weights', 'pretrained', 'precision', 'memory_format', 'freeze_epochs',
+                                       'lr_mult') if getattr(a, k) is not None}
+    over['backbone_from'] = _network_start(a, conf, over.get('backbone') or conf.get('backbone') or TrainConfig.backbone)
     if a.no_mag: over['use_mag'] = False
     if a.holdout is not None: over['holdout'] = tuple(a.holdout)
     profile = a.profile or conf.get('profile') or 'quick'   # flag, then config file, then quick
     cfg = profile_config(profile,
                          **{k: tuple(v) if isinstance(v, list) else v for k, v in conf.items() if k not in ('records', 'profile', 'out')} | over)
+    # from a pretrained backbone: fine-tuned as 08 does, but for what the flags or the file set
+    if cfg.backbone_from: cfg = fine_tuning_config(cfg, cfg.backbone_from,
+                                                   **{k: getattr(cfg, k) for k in ('size', *FINE_TUNING) if k in over or k in conf})
     records = a.records or conf.get('records')
     if not records:
         # under `accelerate launch`, one process generates the data, the others wait
