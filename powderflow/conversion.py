@@ -8,7 +8,7 @@ import functools, json, os, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, tifffile, cv2
-from .core import atomic_write, pixel_size_um, parallel_map
+from .core import atomic_write, pixel_size_um, parallel_map, scale_bar
 from .semfiles import tiff_scale, drop_data_bar, complete_scale, MetadataError
 
 # %% auto #0
@@ -500,6 +500,7 @@ def plot_pipelines(
     methods=None, # pipeline names (default: all registered)
     title=None, # figure title
     ncols=4, # panels per row
+    pixel_size_um=None, # the tile's pixel size (um): a scale bar on each image
 ):
     "Figure: `img` converted by each pipeline, each image above the histogram of its 8-bit values"
     import matplotlib.pyplot as plt
@@ -513,9 +514,11 @@ def plot_pipelines(
         out = convert(img, m)
         a_img.imshow(out, cmap='gray', vmin=0, vmax=255, interpolation='antialiased')
         a_img.set_title(m, fontsize=11)
+        if pixel_size_um: scale_bar(a_img, pixel_size_um)
         a_hist.set_axis_on()
         a_hist.bar(np.arange(256), np.bincount(out.ravel(), minlength=256), width=1, color='0.3')
         a_hist.set_xlim(-2, 257); a_hist.set_yticks([]); a_hist.tick_params(labelsize=7)
+        a_hist.set_xlabel('8-bit grey level', fontsize=7, labelpad=1); a_hist.set_ylabel('pixels', fontsize=7)
         a_hist.text(0.98, 0.9, f'mean {out.mean():.0f}  sd {out.std():.0f}', transform=a_hist.transAxes,
                     ha='right', va='top', fontsize=7)
     fig.suptitle(title or f'One 16-bit tile (values {img.min()}..{img.max()} of 0..65535) through '

@@ -13,8 +13,8 @@ import numpy as np
 __all__ = ['TARGETS', 'FLOW_CLASSES', 'CARR_BANDS', 'HAUSNER_BANDS', 'AOR_BANDS', 'SEM_REFERENCE_WIDTH_MM', 'carr_index',
            'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything', 'default_device',
            'profile_settings', 'read_settings', 'progress_bars', 'opencv_single_threaded', 'parallel_map',
-           'quiet_dependency_imports', 'atomic_write', 'save_figure', 'figure_problems', 'FigureError', 'check_figure',
-           'save_table', 'save_model_folder', 'read_model_folder', 'study_folders']
+           'quiet_dependency_imports', 'atomic_write', 'figure_problems', 'FigureError', 'check_figure', 'save_figure',
+           'scale_bar', 'save_table', 'save_model_folder', 'read_model_folder', 'study_folders']
 
 # %% ../nbs/00_core.ipynb #d67d7b88
 TARGETS = {  # column name -> (what it is, unit)
@@ -195,22 +195,6 @@ def atomic_write(
         Path(tmp).unlink(missing_ok=True)
         raise
 
-# %% ../nbs/00_core.ipynb #d6f63805
-def save_figure(
-    fig, # matplotlib figure
-    path, # destination .png, .svg or .pdf
-    dpi=110, # resolution of the PNG
-):
-    "Save `fig` to `path` atomically and reproducibly (no dates or versions in the file)"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix.lstrip('.').lower()
-    meta = {'png': {'Software': None}, 'svg': {'Date': None, 'Creator': None}, 'pdf': {'CreationDate': None, 'Producer': None, 'Creator': None}}[fmt]
-    import matplotlib
-    # fixed salt: stable SVG element ids
-    with matplotlib.rc_context({'svg.hashsalt': 'powderflow'}), atomic_write(path) as f:
-        fig.savefig(f, format=fmt, dpi=dpi, metadata=meta)
-    return path
-
 # %% ../nbs/00_core.ipynb #19fddd5c
 def _drawn_texts(fig):
     "(text, what it is) for each text the figure draws: titles, axis and tick labels in view, texts, legends"
@@ -289,6 +273,43 @@ def check_figure(
     problems = figure_problems(fig, **kwargs)
     if problems: raise FigureError(f'{name}: {len(problems)} problem(s):\n  ' + '\n  '.join(problems))
     return fig
+
+# %% ../nbs/00_core.ipynb #d6f63805
+def save_figure(
+    fig, # matplotlib figure
+    path, # destination .png, .svg or .pdf
+    dpi=110, # resolution of the PNG
+    check=True, # refuse a figure that fails `check_figure` (nothing is written then)
+):
+    "Check `fig`, then save it to `path` atomically and reproducibly (no dates or versions in the file)"
+    path = Path(path)
+    if check: check_figure(fig, path.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = path.suffix.lstrip('.').lower()
+    meta = {'png': {'Software': None}, 'svg': {'Date': None, 'Creator': None},
+            'pdf': {'CreationDate': None, 'Producer': None, 'Creator': None}}[fmt]
+    import matplotlib
+    # fixed salt: stable SVG element ids
+    with matplotlib.rc_context({'svg.hashsalt': 'powderflow'}), atomic_write(path) as f:
+        fig.savefig(f, format=fmt, dpi=dpi, metadata=meta)
+    return path
+
+# %% ../nbs/00_core.ipynb #b110dabd
+def scale_bar(
+    ax, # axes showing an image with `imshow` (pixel coordinates)
+    pixel_size_um:float, # the image's pixel size in um
+    color='yellow', # colour of the bar and its length
+    fontsize=8, # size of its length's text
+)->float:
+    "Draw a scale bar in the lower left of `ax`'s image; returns its length in um"
+    x0, x1 = sorted(ax.get_xlim()); y0, y1 = sorted(ax.get_ylim())
+    width_um = (x1 - x0) * pixel_size_um
+    lengths = [m * 10. ** e for e in range(-2, 5) for m in (1, 2, 5)]
+    bar_um = max([b for b in lengths if b <= width_um / 3] or [lengths[0]])
+    left, base = x0 + 0.05 * (x1 - x0), y0 + 0.93 * (y1 - y0)   # image rows grow downwards
+    ax.plot([left, left + bar_um / pixel_size_um], [base, base], color=color, lw=3, solid_capstyle='butt')
+    ax.text(left, base - 0.04 * (y1 - y0), f'{bar_um:g} um', color=color, fontsize=fontsize, va='bottom')
+    return bar_um
 
 # %% ../nbs/00_core.ipynb #7f49a6b2
 def save_table(

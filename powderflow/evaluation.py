@@ -15,8 +15,8 @@ from .synthetic import Powder, true_labels, LabelModel
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_COLUMNS', 'KEY_METRICS', 'MODEL_ORDER',
-           'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'powder_labels', 'cv_folds',
-           'fit_regressors', 'predict_regressors', 'fit_predict', 'mean_predictions', 'oracle_features',
+           'MODEL_WORDS', 'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'powder_labels',
+           'cv_folds', 'fit_regressors', 'predict_regressors', 'fit_predict', 'mean_predictions', 'oracle_features',
            'morphometry_features', 'noise_free_predictions', 'mean_baseline', 'feature_baseline', 'oracle_baseline',
            'morphometry_baseline', 'prediction_rows', 'crossvalidate', 'metric_draws', 'cv_metrics',
            'paired_differences', 'intervals_of', 'group_metrics', 'metrics_with_intervals', 'plot_cv_parity']
@@ -410,29 +410,61 @@ def metrics_with_intervals(
     return t.loc[[m for m in MODEL_ORDER if m in t.index] + sorted(set(t.index) - set(MODEL_ORDER))]
 
 # %% ../nbs/05a_evaluation.ipynb #c48daa4e
+# how the figures name the models, in words
+MODEL_WORDS = {'cnn': 'image model (cnn)', 'morphometry': 'morphometry', 'mean': 'mean of the training powders',
+               'oracle': 'oracle (true descriptors)'}
+
 def plot_cv_parity(
     preds, # `crossvalidate` output
-    models=('cnn', 'morphometry', 'oracle'), # models to show
+    metrics, # `cv_metrics` of `preds`: each model's value and interval, printed on the panels
+    diffs, # `paired_differences(preds, model)`: the model minus the mean and minus the oracle, as intervals
+    models=('cnn', 'morphometry', 'oracle'), # models to show; the first is the one `diffs` compares
 ):
-    "Figure: per powder, the prediction averaged over the repeats against the truth, for AOR and HR, and the flowable probability"
+    "Figure: per target, parity per powder with each model's metric and interval, and the paired differences"
     models = [m for m in models if m in set(preds.model)]
+    word = lambda m: MODEL_WORDS.get(m, m)
+    at = metrics.set_index(['model', 'target', 'metric'])
+    score = lambda m, t, k: '{:.2f} [{:.2f}, {:.2f}]'.format(*at.loc[(m, t, k), ['value', 'lo', 'hi']])
     avg = preds.groupby(['model', 'powder_name']).mean(numeric_only=True).reset_index()
-    fig, axs = plt.subplots(1, 3, figsize=(13, 4.2))
-    for ax, t, unit in ((axs[0], 'AOR', 'deg'), (axs[1], 'HR', '')):
+    fig, axs = plt.subplots(2, 2, figsize=(12, 10)); axs = axs.ravel()
+    for ax, t, unit in ((axs[0], 'AOR', ' (deg)'), (axs[1], 'HR', '')):
         lo, hi = avg[f'{t}_true'].min(), avg[f'{t}_true'].max()
-        ax.plot([lo, hi], [lo, hi], 'k--', lw=0.8)
+        ax.plot([lo, hi], [lo, hi], 'k--', lw=0.8, label='prediction = truth')
+        if 'mean' in at.index: ax.axhline(avg[avg.model == 'mean'][f'{t}_pred'].mean(), color='0.5', lw=1, ls=':',
+                                          label=f'{word("mean")}: R2 {score("mean", t, "R2")}')
         for m in models:
-            a = avg[avg.model == m]; ax.scatter(a[f'{t}_true'], a[f'{t}_pred'], s=18, label=m, alpha=0.8)
-        ax.set_xlabel(f'true {t} {unit}'); ax.set_ylabel(f'predicted {t} (mean over repeats)'); ax.set_title(t)
-    axs[0].legend(fontsize=8)
+            a = avg[avg.model == m]
+            ax.scatter(a[f'{t}_true'], a[f'{t}_pred'], s=18, alpha=0.8, label=f'{word(m)}: R2 {score(m, t, "R2")}')
+        ax.set_xlabel(f'true {t}{unit}'); ax.set_ylabel(f'predicted {t}{unit}, mean over repeats')
+        y0, y1 = ax.get_ylim(); ax.set_ylim(y0, y1 + 0.35 * (y1 - y0))   # room for the legend above the points
+        ax.set_title(f'{t}, one point per powder', fontsize=10); ax.legend(fontsize=7, loc='upper left')
+    ax = axs[2]
     for k, m in enumerate(models):
         a = avg[avg.model == m]
-        axs[2].scatter(a.flowable_prob,
-                       k + 0.25 * (a.flowable_true - 0.5) + np.random.default_rng(k).uniform(-0.05, 0.05, len(a)),
-                       c=np.where(a.flowable_true > 0.5, 'tab:blue', 'tab:red'), s=14)
-    axs[2].axvline(0.5, color='k', lw=0.6, ls='--')
-    axs[2].set_yticks(range(len(models)), models); axs[2].set_xlabel('P(flowable) predicted\n(blue: flows, '
-                                                                     'red: does not)')
-    axs[2].set_title('flowable')
+        ax.scatter(a.flowable_prob, k + 0.25 * (a.flowable_true - 0.5)
+                   + np.random.default_rng(k).uniform(-0.05, 0.05, len(a)),
+                   c=np.where(a.flowable_true > 0.5, 'tab:blue', 'tab:red'), s=14)
+    ax.axvline(0.5, color='k', lw=0.6, ls='--')
+    ax.set_yticks(range(len(models)), [f'{word(m)}\nROC-AUC {score(m, "flowable", "ROC_AUC")}' for m in models],
+                  fontsize=7)
+    ax.set_xlabel('predicted probability of flowing'); ax.set_ylabel('model')
+    ax.legend(handles=[plt.Line2D([], [], ls='', marker='o', color=c, label=l)
+                       for c, l in (('tab:blue', 'flows (Hall funnel)'), ('tab:red', 'does not flow'))],
+              fontsize=7, loc='lower right')
+    ax.set_title('flowable, one point per powder', fontsize=10)
+    ax, ref = axs[3], models[0]
+    keys = [(t, k, o) for t, k in (('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC')) for o in ('mean', 'oracle')]
+    d = diffs.set_index(['target', 'metric', 'versus'])
+    keys = [key for key in keys if key in d.index]
+    for y, key in enumerate(keys):
+        r = d.loc[key]
+        ax.errorbar(r.difference, y, xerr=[[r.difference - r.lo], [r.hi - r.difference]], fmt='o', capsize=3,
+                    color='C0' if key[2] == 'mean' else 'C2')
+        ax.text(r.difference, y - 0.15, f'{r.difference:+.2f} [{r.lo:+.2f}, {r.hi:+.2f}]', fontsize=7, ha='center')
+    ax.axvline(0, color='k', lw=0.6)
+    ax.set_yticks(range(len(keys)), [f'{t} {k.replace("_", "-")}\nminus {word(o)}' for t, k, o in keys], fontsize=8)
+    ax.invert_yaxis(); ax.margins(x=0.1, y=0.12)
+    ax.set_xlabel(f'{word(ref)} minus the reference'); ax.set_ylabel('metric and reference')
+    ax.set_title('paired differences, 95 % bootstrap intervals over powders', fontsize=10)
     fig.tight_layout()
     return fig

@@ -93,29 +93,41 @@ def plot_grid(
     grid, # `train_grid` output
     keys=(('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC')), # (target, metric) panels
     note=None, # a line above the panels: how the cells were scored (one split, or cross-validation)
+    intervals=None, # `cv_metrics` of the grid's predictions (models 'backbone x pipeline'): printed in the cells
+    centers={'R2': 0., 'ROC_AUC': 0.5}, # where a metric's colours diverge: the mean baseline's R2, chance's AUC
 ):
-    "Figure: one backbone x pipeline heat map per key metric"
+    "Figure: one backbone x pipeline heat map per key metric, on a diverging scale around the baseline"
     import matplotlib.pyplot as plt, textwrap
+    from matplotlib.colors import TwoSlopeNorm
     backbones = list(dict.fromkeys(grid.backbone)); pipelines = [m for m in METHODS if m in set(grid.pipeline)]
     # registered extra pipelines, last
     pipelines += [p for p in dict.fromkeys(grid.pipeline) if p not in pipelines]
-    width = len(keys) * (2.9 + 0.55 * len(pipelines))
-    fig, axs = plt.subplots(1, len(keys), figsize=(width, 2.9 + 0.45 * len(backbones) + 0.3 * bool(note)),
+    ci = None if intervals is None else intervals.set_index(['model', 'target', 'metric'])
+    width = len(keys) * (2.6 + (0.95 if ci is not None else 0.6) * len(pipelines))
+    fig, axs = plt.subplots(1, len(keys), figsize=(width, 2.6 + 0.55 * len(backbones) + 0.45 * bool(note)),
                             squeeze=False)
     for ax, (t, m) in zip(axs[0], keys):
         v = grid[(grid.target == t) & (grid.metric == m)].pivot(index='backbone', columns='pipeline',
                                                                 values='value').reindex(index=backbones, columns=pipelines)
-        lo, hi = (-1, 1) if m == 'R2' else (0, 1)
-        im = ax.imshow(v.to_numpy(float), cmap='viridis', vmin=lo, vmax=hi)
+        c = centers.get(m, float(np.nanmedian(v)))
+        reach = 1 - c if m == 'ROC_AUC' else 1.   # the whole scale: R2 from -1 (cut) to 1, AUC from 0 to 1
+        norm = TwoSlopeNorm(c, c - reach, c + reach)
+        im = ax.imshow(v.to_numpy(float), cmap='RdBu', norm=norm, aspect='auto')
         ax.set_xticks(range(len(pipelines)), pipelines, rotation=60, ha='right', fontsize=8)
         ax.set_yticks(range(len(backbones)), backbones, fontsize=8)
-        ax.set_xlabel('16->8-bit conversion pipeline', fontsize=8)
+        ax.set_xlabel('16->8-bit conversion pipeline', fontsize=8); ax.set_ylabel('backbone', fontsize=8)
         for (i, j), x in np.ndenumerate(v.to_numpy(float)):
-            ax.text(j, i, 'n/a' if np.isnan(x) else f'{x:.2f}', ha='center', va='center', fontsize=7,
-                    color='w' if x < (lo + hi) / 2 else 'k')
+            text = 'n/a' if np.isnan(x) else f'{x:.2f}'
+            key = (f'{backbones[i]} x {pipelines[j]}', t, m)
+            if ci is not None and key in ci.index: text += '\n[{:.2f}, {:.2f}]'.format(*ci.loc[key, ['lo', 'hi']])
+            ax.text(j, i, text, ha='center', va='center', fontsize=6.5,
+                    color='w' if abs(norm(min(max(x, norm.vmin), norm.vmax)) - 0.5) > 0.3 else 'k')
         ax.set_title(f'{t} {m.replace("_", "-")}', fontsize=10)
-        fig.colorbar(im, ax=ax, fraction=0.05, pad=0.04).ax.tick_params(labelsize=7)
-    if note: fig.suptitle(textwrap.fill(note, int(width * 14)), fontsize=8)
+        cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.03, extend='min' if np.nanmin(v) < norm.vmin else 'neither')
+        cb.ax.tick_params(labelsize=7); cb.set_label(f'white: {c:g} ({"mean baseline" if m == "R2" else "chance"})',
+                                                      fontsize=7)
+    if note: fig.suptitle(textwrap.fill(note + (' Cells: value [95 % interval over the test powders].' if ci is not None
+                                                else ''), int(width * 13)), fontsize=8)
     fig.tight_layout()
     return fig
 

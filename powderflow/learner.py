@@ -365,15 +365,19 @@ def plot_parity(
 def plot_history(
     history_csv, # the run's history.csv (fastai's CSVLogger)
 ):
-    "Figure: training and validation loss per epoch"
+    "Figure: training and validation loss per epoch, the best (kept) and the last epoch marked"
     import matplotlib.pyplot as plt
     # a resumed run appends a header and placeholder rows for the epochs it skipped
     h = pd.read_csv(history_csv, dtype=str)
     h = h.apply(lambda c: pd.to_numeric(c, errors='coerce'))[['epoch', 'train_loss', 'valid_loss']].dropna()
     h = h.astype({'epoch': int}).drop_duplicates('epoch', keep='first')
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(h.epoch, h.train_loss, 'o-', label='train'); ax.plot(h.epoch, h.valid_loss, 'o-', label='valid')
-    ax.set_xlabel('epoch'); ax.set_ylabel('loss (standardised targets)'); ax.legend(); fig.tight_layout()
+    ax.plot(h.epoch, h.train_loss, 'o-', label='training powders'); ax.plot(h.epoch, h.valid_loss, 'o-', label='validation powders')
+    # the weights kept are those of the lowest validation loss (`ResumableSaveModel`); training stopped at the last epoch
+    best, last = h.loc[h.valid_loss.idxmin()], h.epoch.max()
+    ax.axvline(best.epoch, color='C2', ls='--', lw=1, label=f'best epoch ({int(best.epoch)}): weights kept')
+    if last != best.epoch: ax.axvline(last, color='0.4', ls=':', lw=1, label=f'stopped after epoch {int(last)}')
+    ax.set_xlabel('epoch'); ax.set_ylabel('loss (standardised targets)'); ax.legend(fontsize=8); fig.tight_layout()
     return fig
 
 # %% ../nbs/05_training.ipynb #b28b003f

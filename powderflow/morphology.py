@@ -347,6 +347,7 @@ def plot_powder(
 ):
     "Figure: the image with outlines (border-cut ones grey), number and volume size distributions, shape histograms"
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, ScalarFormatter, NullFormatter
     whole = particles[~particles.border.astype(bool)]
     fig, axs = plt.subplots(2, 3, figsize=(13, 7.5))
     ax = axs[0, 0]
@@ -365,15 +366,19 @@ def plot_powder(
     if len(d):
         bins = np.geomspace(max(d.min(), 1e-3), d.max() * 1.01, 25)
         ax.hist(d, bins, color='C0', alpha=0.7, label='by number'); ax.set_xscale('log')
+        # round diameters (1, 2, 5 x 10^k) as plain numbers: log-scale minor labels crowd over less than a decade
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5))); ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax2 = ax.twinx()
         ax2.plot(d, np.arange(1, len(d) + 1) / len(d), color='C0', label='cumulative, number')
         ax2.plot(d, np.cumsum(d ** 3) / (d ** 3).sum(), color='C3', label='cumulative, volume'); ax2.set_ylim(0, 1)
+        ax2.set_ylabel('cumulative share')
         ax2.legend(fontsize=8, loc='center right')
     ax.set_xlabel(f'equivalent diameter ({unit})'); ax.set_ylabel('particles')
     ax.set_title(f'{len(d)} whole particles, {int(particles.border.astype(bool).sum())} cut by the border', fontsize=9)
     for ax, m in zip([axs[0, 2], *axs[1]], ('circularity', 'aspect', 'solidity', 'roughness')):
         v = whole[m].dropna()
-        ax.hist(v, 25, color='C2'); ax.set_xlabel(m)
+        ax.hist(v, 25, color='C2'); ax.set_xlabel(m); ax.set_ylabel('particles')
         ax.set_title(f'mean {v.mean():.3f}, sd {v.std():.3f}' if len(v) else 'none', fontsize=9)
     fig.suptitle(title); fig.tight_layout()
     return fig

@@ -13,10 +13,10 @@ from .evaluation import (evaluate_predictions, powder_labels, fit_regressors, pr
 from .pretraining import cached_pixel_size_um, tile_descriptors
 
 # %% auto #0
-__all__ = ['DEGRADATIONS', 'LOWER_IS_BETTER', 'PROBE_KEYS', 'gaussian_noise', 'dose_reduction', 'blur', 'gamma_shift', 'jpeg',
-           'png_roundtrip', 'prepared_images', 'with_intervals', 'robustness_curves', 'tolerance_table',
-           'plot_robustness', 'cross_pipeline', 'plot_cross_pipeline', 'robustness_subset', 'probe_robustness',
-           'probe_tolerance', 'plot_probe_robustness']
+__all__ = ['DEGRADATIONS', 'DEGRADATION_AXES', 'LOWER_IS_BETTER', 'ROBUSTNESS_KEYS', 'PROBE_KEYS', 'gaussian_noise',
+           'dose_reduction', 'blur', 'gamma_shift', 'jpeg', 'png_roundtrip', 'prepared_images', 'with_intervals',
+           'robustness_curves', 'tolerance_table', 'plot_robustness', 'cross_pipeline', 'plot_cross_pipeline',
+           'robustness_subset', 'probe_robustness', 'probe_tolerance', 'plot_probe_robustness']
 
 # %% ../nbs/06_robustness.ipynb #6711541b
 def _range(img):
@@ -98,6 +98,16 @@ DEGRADATIONS = {  # name: (function, stage, severities; the first is the clean i
     'png':            (png_roundtrip, '8-bit', (0, 1)),
 }
 
+# how a figure shows each degradation's severity in its own unit: (title, x label, severity -> x, worse to the left?)
+DEGRADATION_AXES = {
+    'gaussian_noise': ('Gaussian noise', 'noise sd (share of the 1-99 % grey range)', lambda s: s, False),
+    'dose_reduction': ('lower electron dose', 'dose (share of the full dose)', lambda s: 1 - s, True),
+    'blur':           ('defocus blur', 'blur sd (pixels of the micrograph)', lambda s: s, False),
+    'gamma':          ('gamma shift', 'gamma (1: unchanged)', lambda s: 1 + s, False),
+    'jpeg':           ('JPEG compression', 'JPEG quality (100: not compressed)', lambda s: 100 - s, True),
+    'png':            ('PNG round trip', 'PNG written and read (0: no, 1: yes)', lambda s: s, False),
+}
+
 # %% ../nbs/06_robustness.ipynb #9e565c25
 def prepared_images(
     df, # records
@@ -172,20 +182,31 @@ def tolerance_table(
     return pd.DataFrame(rows)
 
 # %% ../nbs/06_robustness.ipynb #a9e31082
+ROBUSTNESS_KEYS = (('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC'))   # what the robustness figures show
+
 def plot_robustness(
-    curves, # `robustness_curves`
+    curves, # `robustness_curves` (with intervals: lo, hi)
+    reference=None, # {(target, metric): the mean baseline's value on the same powders}, drawn dashed
+    keys=ROBUSTNESS_KEYS, # (target, metric) curves
 ):
-    "Figure: each key metric against severity, one panel per degradation"
+    "Figure: key metrics with 95 % intervals against each degradation's severity in its own unit, one panel each"
     import matplotlib.pyplot as plt
     degs = list(dict.fromkeys(curves.degradation))
-    fig, axs = plt.subplots(1, len(degs), figsize=(3.4 * len(degs), 3.2), squeeze=False)
+    fig, axs = plt.subplots(1, len(degs), figsize=(3.3 * len(degs), 3.6), squeeze=False, sharey=True)
     for ax, d in zip(axs[0], degs):
-        g = curves[curves.degradation == d]
-        for (t, m) in (('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC')):
-            h = g[(g.target == t) & (g.metric == m)].sort_values('severity')
-            ax.plot(h.severity, h.value, 'o-', label=f'{t} {m}')
-        ax.set_title(f'{d} ({DEGRADATIONS[d][1]})', fontsize=10); ax.set_xlabel('severity')
-    axs[0][0].legend(fontsize=8); axs[0][0].set_ylabel('test powders')
+        title, xlabel, to_x, flip = DEGRADATION_AXES[d]
+        for (t, k), col in zip(keys, ('C0', 'C1', 'C2', 'C3')):
+            h = curves[(curves.degradation == d) & (curves.target == t) & (curves.metric == k)].sort_values('severity')
+            x = h.severity.map(to_x)
+            ax.errorbar(x, h.value, yerr=[h.value - h.lo, h.hi - h.value] if 'lo' in h else None, fmt='o-',
+                        color=col, capsize=2, ms=4, label=f'{t} {k.replace("_", "-")}')
+            if reference and (t, k) in reference: ax.axhline(reference[(t, k)], color=col, ls='--', lw=0.8)
+        if flip: ax.invert_xaxis()
+        ax.set_title(f'{title} ({DEGRADATIONS[d][1]} stage)', fontsize=9); ax.set_xlabel(xlabel, fontsize=8)
+    lo = np.nanmin(curves[curves.metric.isin([k for _, k in keys])].lo) if 'lo' in curves else -1
+    axs[0][0].set_ylim(max(lo, -1.) - 0.05, 1.05)   # R2 intervals below -1 are cut: a model worse than the mean
+    axs[0][0].set_ylabel('score on the test powders, cut at -1' + ('\n(dashed: mean baseline)' if reference else ''))
+    axs[0][0].legend(fontsize=7, loc='lower left')
     fig.tight_layout()
     return fig
 
@@ -210,18 +231,36 @@ def plot_cross_pipeline(
     grid, # `cross_pipeline` output
     target='AOR', # the target to show
     metric='R2', # its metric
+    center=0., # the reference the colours diverge from (R2: the mean baseline's 0)
+    floor=-1., # values below are drawn in the floor's colour and marked (an outlier would swamp the scale)
 ):
-    "Figure: a train x test pipeline heat map of one metric"
+    "Figure: a train x test pipeline heat map of one metric, on a diverging scale around `center`"
     import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Rectangle
     m = grid[(grid.target == target) & (grid.metric == metric)].pivot(index='train_method',
                                                                       columns='test_method', values='value')
     m = m[[c for c in METHODS if c in m.columns]]
-    fig, ax = plt.subplots(figsize=(1 + 0.8 * m.shape[1], 1 + 0.6 * m.shape[0]))
-    im = ax.imshow(m.to_numpy(float), cmap='viridis'); fig.colorbar(im, ax=ax, label=f'{target} {metric}')
-    ax.set_xticks(range(m.shape[1]), m.columns, rotation=60, ha='right'); ax.set_yticks(range(m.shape[0]), m.index)
-    for (i, j), v in np.ndenumerate(m.to_numpy(float)): ax.text(j, i, f'{v:.2f}', ha='center', va='center',
-                                                                fontsize=7, color='w')
-    ax.set_xlabel('tested on'); ax.set_ylabel('trained on'); fig.tight_layout()
+    v = m.to_numpy(float)
+    # symmetric around the reference, from the floor up
+    norm = TwoSlopeNorm(center, vmin=floor, vmax=2 * center - floor)
+    fig, ax = plt.subplots(figsize=(2.2 + 0.62 * m.shape[1], 1.9 + 0.42 * m.shape[0]))
+    im = ax.imshow(v, cmap='RdBu', norm=norm, aspect='auto')
+    cb = fig.colorbar(im, ax=ax, extend='min' if np.nanmin(v) < norm.vmin else 'neither', pad=0.02)
+    cb.set_label(f'{target} {metric.replace("_", "-")} (white: {center:g})', fontsize=8); cb.ax.tick_params(labelsize=7)
+    ax.set_xticks(range(m.shape[1]), m.columns, rotation=60, ha='right', fontsize=8)
+    ax.set_yticks(range(m.shape[0]), m.index, fontsize=8)
+    for (i, j), x in np.ndenumerate(v):
+        dark = abs(norm(max(x, norm.vmin)) - 0.5) > 0.3
+        ax.text(j, i, f'{x:.2f}' + ('*' if x < norm.vmin else ''), ha='center', va='center', fontsize=7,
+                color='w' if dark else 'k', fontweight='bold' if x < norm.vmin else 'normal')
+    for i, train in enumerate(m.index):   # the model on its own pipeline
+        if train in m.columns:
+            ax.add_patch(Rectangle((list(m.columns).index(train) - 0.5, i - 0.5), 1, 1, fill=False, lw=1.5))
+    ax.set_xlabel('tested on (16->8-bit pipeline; boxed: the pipeline it was trained on)', fontsize=8); ax.set_ylabel('trained on', fontsize=8)
+    if np.nanmin(v) < norm.vmin:
+        ax.set_title(f'*: below {norm.vmin:g}, drawn at the end of the scale', fontsize=8)
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/06_robustness.ipynb #c6a0e002
@@ -303,16 +342,4 @@ def plot_probe_robustness(
     reference, # {(target, metric): mean baseline}
 ):
     "Figure: AOR and HR R2 of the pretrained CNN against severity, with 95 % intervals, the mean baseline dashed"
-    import matplotlib.pyplot as plt
-    degs = list(dict.fromkeys(curves.degradation))
-    fig, axs = plt.subplots(1, len(degs), figsize=(3.4 * len(degs), 3.2), squeeze=False)
-    for ax, d in zip(axs[0], degs):
-        for (t, k), col in ((('AOR', 'R2'), 'tab:blue'), (('HR', 'R2'), 'tab:orange')):
-            h = curves[(curves.degradation == d) & (curves.target == t) & (curves.metric == k)].sort_values('severity')
-            ax.errorbar(h.severity, h.value, yerr=[h.value - h.lo, h.hi - h.value], fmt='o-', color=col,
-                        capsize=2, label=f'{t} {k}')
-            ax.axhline(reference.get((t, k), np.nan), color=col, ls='--', lw=0.8)
-        ax.set_title(f'{d} ({DEGRADATIONS[d][1]})', fontsize=10); ax.set_xlabel('severity')
-    axs[0][0].legend(fontsize=8); axs[0][0].set_ylabel('R2 under CV by powder (dashed: mean)')
-    fig.tight_layout()
-    return fig
+    return plot_robustness(curves, reference, keys=(('AOR', 'R2'), ('HR', 'R2')))

@@ -282,6 +282,7 @@ def plot_labels(
                                                                                            '(s/50 g), '
                                                                                            'flowable only'}[col])
         if col == 'Hall_time': ax.set_xscale('log')
+        ax.set_ylabel('powders')
         ax.legend(fontsize=8)
     ax = axs[3]
     for df, mk, lab in [(real, 'o', 'real'), (powders, 'x', 'simulated')]:
