@@ -302,13 +302,17 @@ def scale_bar(
     fontsize=8, # size of its length's text
 )->float:
     "Draw a scale bar in the lower left of `ax`'s image; returns its length in um"
+    from matplotlib.patheffects import withStroke
+    edge = [withStroke(linewidth=2, foreground='black')]   # readable on bright and dark images alike
     x0, x1 = sorted(ax.get_xlim()); y0, y1 = sorted(ax.get_ylim())
     width_um = (x1 - x0) * pixel_size_um
     lengths = [m * 10. ** e for e in range(-2, 5) for m in (1, 2, 5)]
     bar_um = max([b for b in lengths if b <= width_um / 3] or [lengths[0]])
     left, base = x0 + 0.05 * (x1 - x0), y0 + 0.93 * (y1 - y0)   # image rows grow downwards
-    ax.plot([left, left + bar_um / pixel_size_um], [base, base], color=color, lw=3, solid_capstyle='butt')
-    ax.text(left, base - 0.04 * (y1 - y0), f'{bar_um:g} um', color=color, fontsize=fontsize, va='bottom')
+    ax.plot([left, left + bar_um / pixel_size_um], [base, base], color=color, lw=3, solid_capstyle='butt',
+            path_effects=[withStroke(linewidth=5, foreground='black')])
+    ax.text(left, base - 0.04 * (y1 - y0), f'{bar_um:g} um', color=color, fontsize=fontsize, va='bottom',
+            path_effects=edge)
     return bar_um
 
 # %% ../nbs/00_core.ipynb #7f49a6b2

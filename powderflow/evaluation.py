@@ -450,7 +450,8 @@ def plot_cv_parity(
     ax.set_xlabel('predicted probability of flowing'); ax.set_ylabel('model')
     ax.legend(handles=[plt.Line2D([], [], ls='', marker='o', color=c, label=l)
                        for c, l in (('tab:blue', 'flows (Hall funnel)'), ('tab:red', 'does not flow'))],
-              fontsize=7, loc='lower right')
+              fontsize=7, loc='upper center', ncol=2)
+    ax.set_ylim(-0.5, len(models) - 0.1)   # room for the key above the top model's points
     ax.set_title('flowable, one point per powder', fontsize=10)
     ax, ref = axs[3], models[0]
     keys = [(t, k, o) for t, k in (('AOR', 'R2'), ('HR', 'R2'), ('flowable', 'ROC_AUC')) for o in ('mean', 'oracle')]

@@ -376,7 +376,8 @@ def plot_history(
     # the weights kept are those of the lowest validation loss (`ResumableSaveModel`); training stopped at the last epoch
     best, last = h.loc[h.valid_loss.idxmin()], h.epoch.max()
     ax.axvline(best.epoch, color='C2', ls='--', lw=1, label=f'best epoch ({int(best.epoch)}): weights kept')
-    if last != best.epoch: ax.axvline(last, color='0.4', ls=':', lw=1, label=f'stopped after epoch {int(last)}')
+    if last != best.epoch: ax.axvline(last, color='0.4', ls=':', lw=1, label=f'last epoch ({int(last)}): early stop or end')
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel('epoch'); ax.set_ylabel('loss (standardised targets)'); ax.legend(fontsize=8); fig.tight_layout()
     return fig
 

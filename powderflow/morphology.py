@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, cv2, tifffile
 from scipy import ndimage as ndi
 from skimage import filters, segmentation, feature
-from .core import atomic_write, save_figure, parallel_map
+from .core import atomic_write, save_figure, parallel_map, scale_bar
 from .semfiles import read_micrograph, powder_of
 from .segmenter import segment_learned, instance_ious, instance_scores, pooled_scores, powder_family
 
@@ -344,6 +344,7 @@ def plot_powder(
     img8=None, # one of its images, to show with outlines
     labels=None, # that image's labels
     title='', # figure title
+    pixel_size_um=None, # the image's pixel size: a scale bar on it
 ):
     "Figure: the image with outlines (border-cut ones grey), number and volume size distributions, shape histograms"
     import matplotlib.pyplot as plt
@@ -359,6 +360,7 @@ def plot_powder(
             overlay = np.zeros((*labels.shape, 4))
             overlay[edge & ~cut] = (1, 0.8, 0, 1); overlay[edge & cut] = (0.6, 0.6, 0.6, 1)
             ax.imshow(overlay)
+        if pixel_size_um: scale_bar(ax, pixel_size_um)
     ax.set_axis_off(); ax.set_title('outlines (grey: cut by the border, not counted)', fontsize=9)
     unit = '/'.join(sorted(set(particles.unit))) or 'px'
     d = np.sort(whole.ed.to_numpy(float))
@@ -481,7 +483,7 @@ def morphology_files(
                            bit_depth=meta['bit_depth'], data_bar=meta.get('data_bar', ''),
                            n_particles=int((~t.border).sum()),
                            n_border=int(t.border.sum()), coverage=float((labels > 0).mean())))
-        if figures and name not in shown: shown[name] = (img8, labels)
+        if figures and name not in shown: shown[name] = (img8, labels, meta.get('pixel_size_um'))
     # the same columns whether or not any image was measured; counts stay integers beside the failed rows' blanks
     images = pd.DataFrame(images).reindex(columns=IMAGE_COLUMNS).astype({c: 'Int64' for c in
                                                                         ('height', 'width', 'bit_depth',
@@ -506,9 +508,9 @@ def morphology_files(
         with atomic_write(out/f'{stem}.csv', 'w') as fh: tab.to_csv(fh, index=False)
     if figures:
         import matplotlib.pyplot as plt
-        for name, (img8, labels) in shown.items():
+        for name, (img8, labels, px) in shown.items():
             fig = plot_powder(particles[particles.powder_name == name], img8, labels,
-                              f'{name}: particle morphometry')
+                              f'{name}: particle morphometry', px)
             save_figure(fig, out/'figures'/f'{re.sub(r"[^A-Za-z0-9._-]+", "_", name)}.png'); plt.close(fig)
     return particles, powders
 

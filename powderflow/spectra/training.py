@@ -258,15 +258,16 @@ def plot_spectra_parity(
     "Predicted against true target on the test specimen, a panel per model"
     import matplotlib.pyplot as plt
     names = [n for n in preds if n != 'mean']
-    fig, axs = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), squeeze=False,
+    fig, axs = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), squeeze=False, sharey=True,
                             layout='constrained')   # room for the titles
     y = np.concatenate([p.target for p in preds.values()]); lim = (y.min() - 5, y.max() + 5)
     for ax, n in zip(axs[0], names):
         m = table.set_index('model').loc[n]
         ax.scatter(preds[n].target, preds[n].pred, s=8, alpha=0.7)
-        ax.plot(lim, lim, 'k--', lw=0.8); ax.set_xlim(lim); ax.set_ylim(lim); ax.set_aspect('equal')
+        if 'mean' in preds: ax.axhline(preds['mean'].pred.mean(), color='0.5', ls=':', lw=1, label='mean baseline')
+        ax.plot(lim, lim, 'k--', lw=0.8, label='prediction = truth'); ax.set_xlim(lim); ax.set_ylim(lim); ax.set_aspect('equal')
         ax.set_title(f"{n}\nMAE {m.MAE:.1f}, R$^2$ {m.R2:.2f}", fontsize=9); ax.set_xlabel('true (HV)')
-    axs[0, 0].set_ylabel('predicted (HV)')
+    axs[0, 0].set_ylabel('predicted (HV)'); axs[0, 0].legend(fontsize=7, loc='upper left')
     return fig
 
 # %% ../../nbs/09e_spectra_training.ipynb #0193a694
