@@ -348,6 +348,7 @@ def plot_powder(
 ):
     "Figure: the image with outlines (border-cut ones grey), number and volume size distributions, shape histograms"
     import matplotlib.pyplot as plt
+    import textwrap
     from matplotlib.ticker import LogLocator, ScalarFormatter, NullFormatter
     whole = particles[~particles.border.astype(bool)]
     fig, axs = plt.subplots(2, 3, figsize=(13, 7.5))
@@ -382,7 +383,7 @@ def plot_powder(
         v = whole[m].dropna()
         ax.hist(v, 25, color='C2'); ax.set_xlabel(m); ax.set_ylabel('particles')
         ax.set_title(f'mean {v.mean():.3f}, sd {v.std():.3f}' if len(v) else 'none', fontsize=9)
-    fig.suptitle(title); fig.tight_layout()
+    fig.suptitle(textwrap.fill(title, 110)); fig.tight_layout()   # a long powder name wraps
     return fig
 
 # %% ../nbs/02a_morphology.ipynb #eaa1ca42
