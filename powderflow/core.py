@@ -237,7 +237,8 @@ def figure_problems(
     min_fontsize=5, # smallest readable font size (pt)
 )->list:
     "What keeps a reader from taking `fig` in: axes without labels, text over text, text off the canvas, tiny text"
-    fig.canvas.draw()
+    # a constrained layout settles on its second pass: measure what the saved file will show
+    for _ in range(2): fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()
     texts = _drawn_texts(fig)
     boxes = [t.get_window_extent(renderer) for t, _ in texts]
