@@ -342,6 +342,7 @@ def plot_parity(
     tiles, # `predict_tiles` output
     per_powder, # `powder_predictions`
     truth, # true labels per powder
+    intervals=None, # `intervals_of` the powders' predictions: the R2's 95 % interval in the titles
 ):
     "Figure: predicted against true for AOR, HR, CI and Hall time; powders with their spread across tiles, tiles faint"
     import matplotlib.pyplot as plt
@@ -356,7 +357,12 @@ def plot_parity(
         lo, hi = (np.nanmin(np.r_[tp, per_powder[col]]), np.nanmax(np.r_[tp, per_powder[col]])) if ok.any() else (0, 1)
         ax.plot([lo, hi], [lo, hi], 'k--', lw=1)
         r2 = regression_metrics(tp, per_powder[col])['R2']
-        ax.set_title(f'{"Hall time" if col == "Hall_time" else col}: powder R2 {r2:.2f}'); ax.set_xlabel(f'true {unit}'); ax.set_ylabel(f'predicted {unit}')
+        ci = None if intervals is None else intervals[(intervals.target == col) & (intervals.metric == 'R2')]
+        ci = f' [{ci.lo.iloc[0]:.2f}, {ci.hi.iloc[0]:.2f}]' if ci is not None and len(ci) else ''
+        label = 'Hall time' if col == 'Hall_time' else col
+        ax.set_title(f'{label}: powder R2 {r2:.2f}{ci}', fontsize=10)
+        ax.set_xlabel(f'true {label}' + (f' ({unit})' if unit else ''))
+        ax.set_ylabel(f'predicted {label}' + (f' ({unit})' if unit else ''))
     axs[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -391,12 +397,12 @@ def write_training_figures(
     "Parity plot, training curves and the metrics table of a run, into `out`: `{prefix}parity.png`, `{prefix}metrics.md`, ..."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     import matplotlib.pyplot as plt
-    for name, fig in [('parity.png', plot_parity(res.tiles, res.powders, res.truth)),
-                      ('training_curves.png', plot_history(Path(res.learn.path)/'history.csv'))]:
-        save_figure(fig, out/f'{prefix}{name}'); plt.close(fig)
     cfg = res.cfg
     ints = pd.concat([intervals_of(p, res.truth, seed=cfg.seed).assign(model=k, level='powder')
                       for k, p in {'model': res.powders, **res.baselines}.items()], ignore_index=True)
+    for name, fig in [('parity.png', plot_parity(res.tiles, res.powders, res.truth, ints[ints.model == 'model'])),
+                      ('training_curves.png', plot_history(Path(res.learn.path)/'history.csv'))]:
+        save_figure(fig, out/f'{prefix}{name}'); plt.close(fig)
     keys = ['model', 'level', 'target', 'metric']
     with atomic_write(out/f'{prefix}metrics.csv', 'w') as f: res.metrics.merge(ints[keys + ['lo', 'hi']], how='left', on=keys).to_csv(f, index=False)
     head = (f'Profile {profile}; {cfg.backbone}, {cfg.method}, {cfg.size} px, {cfg.epochs} epochs max; '
