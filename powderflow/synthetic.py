@@ -289,7 +289,7 @@ def plot_labels(
         fl = df.Hall_time.notna()
         ax.scatter(df.AOR[fl], df.HR[fl], marker=mk, c='C2', label=f'{lab}, flows')
         ax.scatter(df.AOR[~fl], df.HR[~fl], marker=mk, c='C3', label=f'{lab}, does not flow')
-    ax.set_xlabel('AOR (deg)'); ax.set_ylabel('HR'); ax.legend(fontsize=7)
+    ax.set_xlabel('angle of repose, AOR (deg)'); ax.set_ylabel('Hausner ratio, HR'); ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
