@@ -243,6 +243,28 @@ def _parser():
     dsc.add_argument('--reader', default=None, metavar='FOLDER',
                      help='a pretrained network folder (default: the one shipped with the package)')
 
+    x = sub.add_parser('explain',
+                       help='where on each micrograph a trained model finds what raises or lowers each prediction: '
+                            'signed Grad-CAM and Integrated Gradients, a PNG per image, and completeness.csv',
+                       description='Attribution maps of a model folder that `powderflow train` wrote (the probe or '
+                                   'the end-to-end recipe), per micrograph and per output (AOR, HR, flowable), in the '
+                                   "style of the study's figure 07_attribution_maps, with IG's completeness check "
+                                   '(the check that needs no labels) in OUT/completeness.csv.')
+    x.add_argument('images', nargs='+', help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit), folders of them, '
+                                             'or globs')
+    x.add_argument('--model', required=True, help='a model folder of `powderflow train` (RUN/model)')
+    x.add_argument('--out', required=True, help='output folder: IMAGE_maps.png per image and completeness.csv')
+    scale = x.add_mutually_exclusive_group()
+    scale.add_argument('--pixel-size', type=float, default=None, metavar='UM',
+                       help='pixel size in um, for images whose metadata gives no scale')
+    scale.add_argument('--magnification', type=float, default=None, metavar='M',
+                       help='magnification, for images whose metadata gives no scale')
+    x.add_argument('--extra', nargs='*', default=[], metavar='NAME=VALUE',
+                   help="values of the model's extra inputs, e.g. density=7.9")
+    x.add_argument('--tiles', type=int, default=2, help='crops shown per image, spread over it (default: 2)')
+    x.add_argument('--steps', type=int, default=16, help="Integrated Gradients' steps per map (default: 16)")
+    x.add_argument('--seed', type=int, default=0, help="seed of SmoothGrad's noise")
+
     d = sub.add_parser('demo-tiles', help='write the small built-in set of 16-bit demo tiles')
     d.add_argument('dst', help='output folder')
     d.add_argument('-n', type=int, default=6, help='number of tiles (default: 6)')
@@ -303,6 +325,20 @@ def _describe_cmd(a):
         print(f'powderflow describe: {len(t) - len(ok)} of {len(t)} images could not be read (their rows in {a.out} '
               f'say why):\n{failed_images_summary(t)}', file=sys.stderr)
         sys.exit(1)
+
+# %% ../nbs/90_cli.ipynb #00c12702
+def _explain_cmd(a):
+    "`explain`: the maps and completeness table of `interpretability.explain_files`, and a summary"
+    from powderflow.interpretability import explain_files
+    if a.tiles < 1 or a.steps < 1: raise ValueError(f'--tiles {a.tiles} --steps {a.steps}: each must be at least 1')
+    t = explain_files(a.images, a.model, a.out, a.pixel_size, a.magnification, _pairs(a.extra) or None, a.tiles,
+                      a.steps, seed=a.seed)
+    print(t.pivot(index='image', columns='output', values='error').round(4).to_string())
+    print(f'{t.image.nunique()} images, {t.model.iloc[0]} model; maps: {Path(a.out)}/*_maps.png; IG completeness '
+          f'(largest error over the crops shown): {Path(a.out)/"completeness.csv"}')
+    if not t.passed.all():
+        print(f'IG is not complete within 5 % on {(~t.passed).sum()} image x output(s): read those maps with care',
+              file=sys.stderr)
 
 # %% ../nbs/90_cli.ipynb #2dd4e2e1
 # one folder, CSV or tile; or several (a shell glob)
@@ -542,6 +578,7 @@ def main(
             print(f'per tile: {out}; per powder: {out.with_name(out.stem + "_powders.csv")}')
         elif a.cmd == 'morphology': _morphology_cmd(a)
         elif a.cmd == 'describe': _describe_cmd(a)
+        elif a.cmd == 'explain': _explain_cmd(a)
         elif a.cmd == 'crossvalidate': _crossvalidate_cmd(a)
         elif a.cmd == 'pipelines':
             for k, p in cv.PIPELINES.items(): print(f'{k:12s} {p}')
