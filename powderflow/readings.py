@@ -230,7 +230,7 @@ def plot_reading_check(
         if len(r):
             r = r.iloc[0]
             ratio = f'\nread / outlined {r.ratio:.2f} [{r.ratio_lo:.2f}, {r.ratio_hi:.2f}]' if log else ''
-            ax.set_title(f'{name}, DualSight valid: Spearman {r.spearman:.2f} [{r.spearman_lo:.2f}, {r.spearman_hi:.2f}]{ratio}',
+            ax.set_title(f'{name}\nDualSight valid: Spearman {r.spearman:.2f} [{r.spearman_lo:.2f}, {r.spearman_hi:.2f}]{ratio}',
                          fontsize=9)
         ax.set_xlabel(f'outlined: {label}', fontsize=9); ax.set_ylabel(f'read: {label}', fontsize=9)
     h, l = axs[0].get_legend_handles_labels()
