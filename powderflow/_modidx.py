@@ -317,8 +317,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                'powderflow/interpretability.py'),
                                              'powderflow.interpretability.regions': ( 'interpretability.html#regions',
                                                                                       'powderflow/interpretability.py'),
-                                             'powderflow.interpretability.scale_bar': ( 'interpretability.html#scale_bar',
-                                                                                        'powderflow/interpretability.py'),
                                              'powderflow.interpretability.simulated_mask': ( 'interpretability.html#simulated_mask',
                                                                                              'powderflow/interpretability.py'),
                                              'powderflow.interpretability.smoothgrad': ( 'interpretability.html#smoothgrad',

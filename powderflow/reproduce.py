@@ -221,8 +221,8 @@ def _is_study_file(name):
 
 # %% ../nbs/95_reproduce.ipynb #adbe5db2
 FIGURES = {  # file in out/: one line on what it shows
-    '01_conversion_pipelines.png': 'one 16-bit tile through the 12 conversion pipelines, with the 8-bit '
-                                   'histogram of each',
+    '01_conversion_pipelines.png': 'one 16-bit tile through the 12 conversion pipelines (scale bars in um), with the 8-bit histogram'
+        ' of each',
     '01_conversion_stats': 'per pipeline, over six demo tiles: mean, contrast, tile-to-tile spread, '
                            'clipping, grey levels used, entropy',
     '02_synthetic_labels.png': 'the simulated powders: AOR against HR by production route and flowability, '
@@ -268,19 +268,23 @@ FIGURES = {  # file in out/: one line on what it shows
     '05_cv_metrics_long': 'the headline metrics in long form (value, lo, hi)',
     '05_cv_differences': 'the pretrained CNN minus each other model, per metric, paired on the same powders, '
                          'with 95 % bootstrap intervals',
-    '05_cv_parity.png': 'cross-validated predictions (mean over repeats) against the truth per powder: AOR, '
-                        'HR and the flowable probability',
+    '05_cv_parity.png': 'the headline: cross-validated predictions (mean over repeats) against the truth per powder for '
+        "AOR, HR and the flowable probability, each model's R2 / ROC-AUC with its 95 % interval and the "
+        'mean baseline on the panels; the image model minus the mean and minus the oracle as paired '
+        'differences with intervals',
     '05_metrics': "the main end-to-end model's test metrics on one split (7 test powders at quick), per tile "
                   "and per powder, with its baselines: a quick look, not the headline",
-    '05_parity.png': "the main model's predictions against the truth for AOR, HR, CI and Hall time, per "
-                     "powder and per tile",
-    '05_training_curves.png': "the main model's training and validation loss per epoch",
+    '05_parity.png': "the main model's predictions against the truth for AOR, HR, CI and Hall time, per powder (with "
+        "the R2's 95 % interval) and per tile",
+    '05_training_curves.png': "the main model's training and validation loss per epoch, the best epoch (the weights kept) and "
+        'the last one marked',
     '05_applicability_domain.png': "how far powders lie from the main model's training powders in its "
                                    "feature space: validation, test and real SEM powders",
     '05_applicability_domain': "per powder: distance to the nearest training powder, its ratio to the "
                                "largest validation distance, the extrapolation flag",
     '05b_grid': 'the study grid: per backbone x pipeline, per-powder test metrics',
-    '05b_grid.png': 'the study grid as heat maps of AOR R2, HR R2 and flowable F1 (also as SVG)',
+    '05b_grid.png': "the study grid as heat maps of AOR R2, HR R2 and flowable ROC-AUC with each cell's 95 % "
+        'interval, on a scale diverging from the mean baseline (R2 0) or chance (AUC 0.5) (also as SVG)',
     '05b_grid_by_pipeline': 'per pipeline: the metrics averaged over the backbones, 95 % interval over the '
                             'test powders',
     '05b_grid_by_backbone': 'per backbone: the metrics averaged over the pipelines, 95 % interval over the '
@@ -288,12 +292,13 @@ FIGURES = {  # file in out/: one line on what it shows
     '05b_grid_intervals': 'the grid with 95 % bootstrap intervals over its test powders',
     '05b_grid_differences': 'the main model minus every other grid cell, paired on the same test powders, '
                             'with 95 % intervals',
-    '06_robustness_curves.png': 'key metrics against the severity of each degradation (noise, dose, blur, '
-                                'gamma, JPEG, PNG)',
+    '06_robustness_curves.png': 'AOR R2, HR R2 and flowable ROC-AUC with 95 % intervals against each degradation in its own unit '
+        '(noise sd, dose, blur sd in px, gamma, JPEG quality, PNG), the mean baseline dashed',
     '06_robustness_tolerance': "per degradation and metric, for the end-to-end CNN: the clean value, the "
                                "mean baseline's, and the first severity that costs 10 % ('not measurable' "
                                "where the clean score is no better than the mean)",
-    '06_cross_pipeline.png': 'models trained on one pipeline, tested on every other (AOR R2)',
+    '06_cross_pipeline.png': 'models trained on one pipeline, tested on every other (AOR R2), on a scale diverging from the '
+        "mean baseline's 0; values below -1 marked",
     '06_robustness_pretrained': 'the pretrained CNN under cross-validation at every severity of every '
                                 'degradation: metrics with intervals, paired change from clean',
     '06_robustness_pretrained.png': 'AOR and HR R2 of the pretrained CNN against the severity of each '
@@ -303,8 +308,10 @@ FIGURES = {  # file in out/: one line on what it shows
     '06_cross_pipeline': 'the cross-pipeline metrics in full',
     '07_attribution_maps.png': "signed Grad-CAM and Integrated Gradients of the study's model for AOR, HR "
                                "and flowable: a flowable and a non-flowable powder at two magnifications, "
-                               "one symmetric colour scale per column",
-    '07_checks': 'the sanity checks, one row per check and output: check, output, value, threshold, passed',
+                               "one symmetric colour scale per column in output units, scale bars in um",
+    '07_checks': 'the sanity checks, one row per check and output: check, output, value, lo and hi (95 % bootstrap'
+        ' interval over tiles and draws), threshold, passed (the whole interval on the right side of the '
+        'threshold), n',
     '07_randomization': 'cascading weight randomisation: rank correlation of the maps with the trained '
                         'model\'s after each layer is re-initialised (signed, |signed| and of magnitudes), medians '
                         'over the tiles and the draws of the random layers',
