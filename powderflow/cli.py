@@ -43,8 +43,9 @@ def _parser():
                        help='run the study: execute the numbered notebooks with papermill; figures, tables '
                             'and a manifest into OUT')
     r.add_argument('--profile', choices=['tiny', 'quick', 'full'], default='quick',
-                   help='tiny: smoke test (~2 min, CPU); quick: the study on a 2-core CPU (<20 min); full: '
-                        'paper scale, GPU (hours). Default: quick')
+                   help='tiny: a smoke test of every notebook (4 min measured on a 2-core CPU); quick: the study '
+                        '(25 min measured on a 2-core CPU); full: paper scale, on a GPU (hours, estimated in the '
+                        'README). Default: quick')
     r.add_argument('--out', default=None,
                    help='folder for figures and tables (default: figures, or RUN/figures for tiny)')
     r.add_argument('--run', default=None,
