@@ -7,7 +7,8 @@ backbones x conversion pipelines."""
 from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from .core import profile_settings, read_settings
+from .core import read_settings
+from .study import PROFILE_NAMES, profile_part
 from .model import SEED_BACKBONES, check_backbone
 from .conversion import METHODS, get_pipeline
 
@@ -69,18 +70,15 @@ class TrainConfig:
 
 # %% ../nbs/04b_configuration.ipynb #a9d15b8c
 # training defaults per profile: tiny a smoke test, quick the study on a 2-core CPU, full on a GPU
-TRAINING_PROFILES = {
-    'tiny':  dict(size=64, epochs=3, bs=8, patience=2, valid_pct=0.25, test_pct=0.25),
-    'quick': dict(size=96, epochs=10, bs=32, patience=5),
-    'full':  dict(size=224, epochs=40, bs=64, patience=10),
-}
+# (`study.STUDY_PROFILES`)
+TRAINING_PROFILES = {p: profile_part('training', p) for p in PROFILE_NAMES}
 
 def profile_config(
     profile='quick', # 'tiny', 'quick' or 'full'
     **overrides, # `TrainConfig` fields to change
 )->TrainConfig:
     "The `TrainConfig` a profile trains with"
-    return TrainConfig(**(profile_settings(TRAINING_PROFILES, profile) | overrides))
+    return TrainConfig(**(profile_part('training', profile) | overrides))
 
 # %% ../nbs/04b_configuration.ipynb #d0513f20
 FINE_TUNING = dict(freeze_epochs=0, lr_mult=1.)   # chosen in benchmarks/fine_tuning.py (08 reports the result)
@@ -96,11 +94,8 @@ def fine_tuning_config(
 
 # %% ../nbs/04b_configuration.ipynb #3c46d7c7
 # per profile: the backbones and pipelines of the study grid (the first of each makes the main model)
-STUDY_GRIDS = {
-    'tiny':  dict(backbones=('regnety_004', 'shufflenet_v2_x1_0'), pipelines=('PC', 'Fixed')),
-    'quick': dict(backbones=('regnety_004', 'shufflenet_v2_x1_0'), pipelines=('PC', 'Fixed')),
-    'full':  dict(backbones=SEED_BACKBONES, pipelines=tuple(METHODS)),
-}
+# (`study.STUDY_PROFILES`; full: the seed's five backbones x the twelve pipelines)
+STUDY_GRIDS = {p: {k: v for k, v in profile_part('grid', p).items() if k != 'folds'} for p in PROFILE_NAMES}
 
 def study_grid(
     profile='tiny', # 'tiny', 'quick' or 'full'
@@ -108,7 +103,7 @@ def study_grid(
     pipelines=None, # conversion pipelines to use instead of the profile's
 )->tuple[list, list]:
     "The backbones and pipelines of the study grid, checked by name"
-    grid = profile_settings(STUDY_GRIDS, profile)
+    grid = profile_part('grid', profile)
     b, p = list(backbones or grid['backbones']), list(pipelines or grid['pipelines'])
     for name in b: check_backbone(name)   # an unknown name fails here, with the list of known ones
     for name in p: get_pipeline(name)

@@ -12,9 +12,9 @@ import numpy as np
 # %% auto #0
 __all__ = ['TARGETS', 'FLOW_CLASSES', 'CARR_BANDS', 'HAUSNER_BANDS', 'AOR_BANDS', 'SEM_REFERENCE_WIDTH_MM', 'carr_index',
            'hausner_ratio', 'flow_class', 'field_width_um', 'pixel_size_um', 'seed_everything', 'default_device',
-           'profile_settings', 'read_settings', 'progress_bars', 'opencv_single_threaded', 'parallel_map',
-           'quiet_dependency_imports', 'atomic_write', 'figure_problems', 'FigureError', 'check_figure', 'save_figure',
-           'scale_bar', 'save_table', 'save_model_folder', 'read_model_folder', 'study_folders']
+           'read_settings', 'progress_bars', 'opencv_single_threaded', 'parallel_map', 'quiet_dependency_imports',
+           'atomic_write', 'figure_problems', 'FigureError', 'check_figure', 'save_figure', 'scale_bar', 'save_table',
+           'save_model_folder', 'read_model_folder', 'study_folders']
 
 # %% ../nbs/00_core.ipynb #d67d7b88
 TARGETS = {  # column name -> (what it is, unit)
@@ -92,18 +92,6 @@ def default_device(
     import torch
     if device: return torch.device(device)
     return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if torch.cuda.is_available() else torch.device('cpu')
-
-# %% ../nbs/00_core.ipynb #6ba60b8f
-def profile_settings(
-    table, # {profile: settings}
-    profile, # 'tiny', 'quick' or 'full'
-    error=ValueError, # the exception to raise for an unknown profile
-    where='', # what the profile came from (a file, a key), named first in the error
-):
-    "The settings of `profile` in `table`, or one error naming the known profiles"
-    if profile not in table: raise error(f'{where + ": " if where else ""}unknown profile {profile!r}; '
-                                         f'known: {", ".join(table)}')
-    return table[profile]
 
 # %% ../nbs/00_core.ipynb #eec22a09
 def read_settings(

@@ -10,7 +10,8 @@ from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch, cv2, tifffile
 from torch import nn
-from .core import save_model_folder, read_model_folder, seed_everything, parallel_map, pixel_size_um, quiet_dependency_imports, profile_settings
+from .core import save_model_folder, read_model_folder, seed_everything, parallel_map, pixel_size_um, quiet_dependency_imports
+from .study import PROFILE_NAMES, profile_part
 with quiet_dependency_imports():
     from fastai.learner import Learner
     from fastai.callback.schedule import *  # fit_one_cycle
@@ -31,11 +32,8 @@ PRETRAIN_SEED = 104729
 # what a tile is trained to show
 DESCRIPTORS = ('sphericity', 'log_aspect', 'satellites', 'roughness', 'sigma', 'log_d50_px')
 
-PRETRAIN_PROFILES = {  # powders, tiles per magnification, epochs and model input side of the pretraining set
-    'tiny':  dict(n_powders=48, tiles_per_mag=1, size=64, epochs=16, bs=16, lr=5e-3),
-    'quick': dict(n_powders=150, tiles_per_mag=2, size=128, epochs=15, bs=32, lr=2e-3),
-    'full':  dict(n_powders=1500, tiles_per_mag=4, size=224, epochs=30, bs=64, lr=2e-3),
-}
+# powders, tiles per magnification, model input side and training of the pretraining set (`study.STUDY_PROFILES`)
+PRETRAIN_PROFILES = {p: profile_part('pretraining', p) for p in PROFILE_NAMES}
 
 def pretraining_powders(
     n=150, # how many powders
@@ -149,7 +147,7 @@ def pretrain_config(
     **overrides, # `PretrainConfig` fields to change
 ):
     "The `PretrainConfig` of a profile: its pretraining set and a tile side equal to the benchmark profile's"
-    return PretrainConfig(**(profile_settings(PRETRAIN_PROFILES, profile) | dict(tile=profile_params(profile)['size']) | overrides))
+    return PretrainConfig(**(profile_part('pretraining', profile) | dict(tile=profile_params(profile)['size']) | overrides))
 
 # %% ../nbs/04a_pretraining.ipynb #0ee20f04
 def save_pretrained(

@@ -8,7 +8,8 @@ import hashlib, io, json, math, time
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import numpy as np, pandas as pd, cv2
-from .core import atomic_write, carr_index, field_width_um, parallel_map, profile_settings
+from .core import atomic_write, carr_index, field_width_um, parallel_map
+from .study import PROFILE_NAMES, profile_part
 from .conversion import write_tile, METHODS, check_writable, remove_stale_temporaries, convert_job
 
 # %% auto #0
@@ -495,12 +496,8 @@ def gallery(
 
 # %% ../nbs/02_synthetic.ipynb #56caf3bf
 # profile: powders (None: all), magnifications per powder (None: all of its own), tiles per magnification,
-# tile side
-PROFILES = {
-    'tiny':  dict(n_powders=8, max_mags=3, tiles_per_mag=2, size=128),
-    'quick': dict(n_powders=None, max_mags=None, tiles_per_mag=8, size=256),
-    'full':  dict(n_powders=None, max_mags=None, tiles_per_mag=120, size=512),
-}
+# tile side (the study's table, `study.STUDY_PROFILES`)
+PROFILES = {p: profile_part('synthetic', p) for p in PROFILE_NAMES}
 # bump when the simulator's output changes for the same parameters (2: particles placed with limited overlap;
 GENERATOR_VERSION = 3
                        # 3: the records' Hall time column is Hall_time, the seed's Flow_rate only in the seed format)
@@ -517,7 +514,7 @@ def profile_params(
     **overrides, # any of their keys, to change
 ):
     "The generation parameters of `profile`, with `overrides` applied and checked"
-    profile_settings(PROFILES, profile, SynthError)
+    profile_part('synthetic', profile, SynthError)
     unknown = set(overrides) - set(PROFILES[profile])
     if unknown: raise SynthError(f'unknown parameter(s) {", ".join(sorted(unknown))}; known: '
                                  f'{", ".join(PROFILES[profile])}')

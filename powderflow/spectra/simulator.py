@@ -8,7 +8,8 @@ from __future__ import annotations
 import json, math
 from pathlib import Path
 import numpy as np, pandas as pd
-from ..core import atomic_write, parallel_map, profile_settings
+from ..core import atomic_write, parallel_map
+from ..study import PROFILE_NAMES, profile_part
 
 # %% auto #0
 __all__ = ['FIELD_UM', 'SPECTRA_GRID', 'N_POINTS', 'WAVENUMBERS', 'HV0', 'K_BETA', 'K_HP', 'HV_NOISE', 'SPECIMENS',
@@ -30,11 +31,8 @@ SPECIMENS = {
     # a second heat of the alloy: similar, not the same
     '2': dict(beta=(0.10, 0.60), grain_um=(7., 26.), attack=(0.1, 1.0)),
 }
-SPECTRA_PROFILES = {  # data (spots per specimen, stored image side) and training defaults per profile
-    'tiny':  dict(n_per_specimen=32, image_px=96, size=64, epochs=3, bs=8),
-    'quick': dict(n_per_specimen=160, image_px=300, size=128, epochs=12, bs=16),
-    'full':  dict(n_per_specimen=800, image_px=300, size=288, epochs=40, bs=32),
-}
+# data (spots per specimen, stored image side) and training defaults per profile (`study.STUDY_PROFILES`)
+SPECTRA_PROFILES = {p: profile_part('spectra', p) for p in PROFILE_NAMES}
 SPECTRA_VERSION = 1       # of the generator: a change invalidates data sets written by an earlier one
 
 class SpectraError(ValueError):
@@ -155,7 +153,7 @@ def synth_spectra(
     progress=False, # progress bar?
 )->Path:
     "Write the simulated micrograph + spectra data set to `out`; returns the path of its records.csv"
-    out = Path(out); prm = profile_settings(SPECTRA_PROFILES, profile, SpectraError)
+    out = Path(out); prm = profile_part('spectra', profile, SpectraError)
     manifest = dict(generator='powderflow.spectra', version=SPECTRA_VERSION, profile=profile, seed=seed,
                     n_per_specimen=prm['n_per_specimen'], image_px=prm['image_px'], specimens=SPECIMENS,
                     hardness=dict(HV0=HV0, K_BETA=K_BETA, K_HP=K_HP, HV_NOISE=HV_NOISE), field_um=FIELD_UM,

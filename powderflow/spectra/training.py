@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy, json, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from ..core import atomic_write, read_settings, seed_everything, quiet_dependency_imports, profile_settings
+from ..core import atomic_write, read_settings, seed_everything, quiet_dependency_imports
+from ..study import profile_part
 with quiet_dependency_imports():
     from fastai.learner import Learner
     from fastai.losses import MSELossFlat
@@ -73,7 +74,7 @@ def spectra_config(
     else: conf = dict(source or {})
     cfg = _merge(_merge(SPECTRA_DEFAULTS, conf, where), overrides, 'overrides')
     if cfg['task'] != 'spectra': raise SpectraError(f"{where}: task must be 'spectra', not {cfg['task']!r}")
-    defaults = profile_settings(SPECTRA_PROFILES, cfg['profile'], SpectraError, where)
+    defaults = profile_part('spectra', cfg['profile'], SpectraError, where)
     for k in ('epochs', 'bs', 'size'):
         if cfg['train'][k] is None: cfg['train'][k] = defaults[k]
         if cfg['train'][k] < 1: raise SpectraError(f'{where}: train: {k} must be at least 1, not '
