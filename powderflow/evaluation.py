@@ -11,15 +11,14 @@ import matplotlib.pyplot as plt
 from scipy.stats import rankdata
 from .core import carr_index, flow_class
 from .data import kfold_by_powder
-from .synthetic import Powder, true_labels, LabelModel
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_COLUMNS', 'KEY_METRICS', 'MODEL_ORDER',
            'MODEL_WORDS', 'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'powder_labels',
            'cv_folds', 'fit_regressors', 'predict_regressors', 'fit_predict', 'mean_predictions', 'oracle_features',
-           'morphometry_features', 'noise_free_predictions', 'mean_baseline', 'feature_baseline', 'oracle_baseline',
-           'morphometry_baseline', 'prediction_rows', 'crossvalidate', 'metric_draws', 'cv_metrics',
-           'paired_differences', 'intervals_of', 'group_metrics', 'metrics_with_intervals', 'plot_cv_parity']
+           'morphometry_features', 'mean_baseline', 'feature_baseline', 'oracle_baseline', 'morphometry_baseline',
+           'prediction_rows', 'crossvalidate', 'metric_draws', 'cv_metrics', 'paired_differences', 'intervals_of',
+           'group_metrics', 'metrics_with_intervals', 'plot_cv_parity']
 
 # %% ../nbs/05a_evaluation.ipynb #ed8d7d4b
 def regression_metrics(
@@ -176,23 +175,6 @@ def morphometry_features(
     powder = dict(zip(records.image_path.astype(str), records.powder_name))
     return powder_features(parts.assign(powder_name=parts.image.map(powder)),
                            imgs.assign(powder_name=imgs.image.map(powder)))
-
-# %% ../nbs/05a_evaluation.ipynb #c1cedf5d
-def noise_free_predictions(
-    powders, # the simulator's powders.csv
-    model=LabelModel(), # the label model's constants
-)->pd.DataFrame:
-    "Per powder: the label model's noise-free AOR, HR, Hall time and probability of flowing (the noise ceiling)"
-    from scipy.stats import norm
-    rows = []
-    for r in powders.itertuples():
-        p = Powder(**{f: getattr(r, f) for f in Powder.__dataclass_fields__})
-        t = true_labels(p, model)
-        mu = (model.aor_crit - t['AOR']) / model.aor_width + (model.hr_crit - t['HR']) / model.hr_width
-        rows.append(dict(powder_name=r.name, AOR=t['AOR'], HR=t['HR'], CI=float(carr_index(max(t['HR'], 1.))),
-                         Hall_time=t['hall_s'],
-                         p_flowable=float(norm.cdf(mu / model.flow_noise)) * (t['hall_s'] < model.t_max_s)))
-    return pd.DataFrame(rows)
 
 # %% ../nbs/05a_evaluation.ipynb #7bda272d
 def mean_baseline(

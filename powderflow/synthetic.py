@@ -15,10 +15,10 @@ from .conversion import write_tile, METHODS, check_writable, remove_stale_tempor
 # %% auto #0
 __all__ = ['REAL_LABELS', 'MATERIALS', 'ROUTES', 'MATERIAL_ROUTES', 'D50_RANGE_UM', 'SIGMA_RANGE', 'MAGNIFICATIONS', 'FRAME_PX',
            'ROUGHNESS_SCALE_UM', 'ROUGHNESS_HEIGHT_UM', 'PROFILES', 'GENERATOR_VERSION', 'SynthError', 'Powder',
-           'sample_powder', 'LabelModel', 'bond_number', 'true_labels', 'measure', 'default_powders', 'plot_labels',
-           'label_summary', 'label_variance_shares', 'tile_pixel_size_um', 'render_tile', 'gallery', 'mag_label',
-           'profile_params', 'select_powders', 'tile_jobs', 'synthesize', 'seed_row_col', 'write_seed_format',
-           'study_data']
+           'sample_powder', 'LabelModel', 'bond_number', 'true_labels', 'noise_free_predictions', 'measure',
+           'default_powders', 'plot_labels', 'label_summary', 'label_variance_shares', 'tile_pixel_size_um',
+           'render_tile', 'gallery', 'mag_label', 'profile_params', 'select_powders', 'tile_jobs', 'synthesize',
+           'seed_row_col', 'write_seed_format', 'study_data']
 
 # %% ../nbs/02_synthetic.ipynb #8e951b54
 REAL_LABELS = pd.read_csv(io.StringIO("""powder_name,AOR,HR,Hall_time
@@ -222,6 +222,23 @@ def true_labels(
     w = m.beverloo_c * rho_bulk * math.sqrt(9.81) * max(m.orifice_mm * 1e-3 - m.beverloo_k * p.d50_um * 1e-6, 1e-4) ** 2.5  # kg/s
     return dict(AOR=aor, HR=hr, bulk_density=rho_bulk / 1000, bond=bond_number(p, m),
                 hall_s=0.05 / w * (1 + m.t_bo * bond_number(p, m)))
+
+# %% ../nbs/02_synthetic.ipynb #a51c72fd
+def noise_free_predictions(
+    powders, # the simulator's powders.csv
+    model=LabelModel(), # the label model's constants
+)->pd.DataFrame:
+    "Per powder: the label model's noise-free AOR, HR, Hall time and probability of flowing (the noise ceiling)"
+    from scipy.stats import norm
+    rows = []
+    for r in powders.itertuples():
+        p = Powder(**{f: getattr(r, f) for f in Powder.__dataclass_fields__})
+        t = true_labels(p, model)
+        mu = (model.aor_crit - t['AOR']) / model.aor_width + (model.hr_crit - t['HR']) / model.hr_width
+        rows.append(dict(powder_name=r.name, AOR=t['AOR'], HR=t['HR'], CI=float(carr_index(max(t['HR'], 1.))),
+                         Hall_time=t['hall_s'],
+                         p_flowable=float(norm.cdf(mu / model.flow_noise)) * (t['hall_s'] < model.t_max_s)))
+    return pd.DataFrame(rows)
 
 # %% ../nbs/02_synthetic.ipynb #8a8dd0ef
 def measure(
