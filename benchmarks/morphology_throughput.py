@@ -17,7 +17,7 @@ from skimage import filters, measure
 from powderflow import synthetic as syn
 from powderflow.conversion import write_tile
 from powderflow.morphology import grey8, segment_particles, measure_particles, morphology_files
-from powderflow.core import opencv_single_threaded
+from powderflow.runtime import opencv_single_threaded
 from powderflow.segmenter import segment_learned
 
 def tiles(n, size, seed=0):

@@ -7,7 +7,7 @@ rendered and written on every core, and extrapolated; the quick profile is gener
 import argparse, os, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd
-from powderflow.core import parallel_map
+from powderflow.runtime import parallel_map
 from powderflow.synthetic import PROFILES, _render_job, default_powders, profile_params, select_powders, synthesize, tile_jobs
 
 def main(sample=60, seed=0):

@@ -8,7 +8,7 @@ import argparse, sys
 from pathlib import Path
 import pandas as pd
 from . import __version__
-from .core import atomic_write, read_settings
+from .files import atomic_write, read_settings
 from . import conversion as cv
 from . import synthetic as syn
 from .reproduce import StudyError
@@ -382,7 +382,7 @@ def _network_start(a, conf, backbone):
 def _train_cmd(a):
     from powderflow.config import TrainConfig, profile_config, fine_tuning_config, FINE_TUNING
     from powderflow.learner import run_training, metrics_table, write_training_figures, rank0_first
-    from powderflow.core import default_device
+    from powderflow.runtime import default_device
     from fastai.torch_core import rank_distrib
     from dataclasses import fields
     conf = read_settings(a.config) if a.config else {}

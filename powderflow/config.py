@@ -7,7 +7,7 @@ backbones x conversion pipelines."""
 from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from .core import read_settings
+from .files import read_settings
 from .study import PROFILE_NAMES, profile_part
 from .model import SEED_BACKBONES, check_backbone
 from .conversion import METHODS, get_pipeline

@@ -8,7 +8,10 @@ import functools, json, os, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, tifffile, cv2
-from .core import atomic_write, pixel_size_um, parallel_map, scale_bar
+from .files import atomic_write
+from .scale import pixel_size_um
+from .runtime import parallel_map
+from .figures import scale_bar
 from .semfiles import tiff_scale, drop_data_bar, complete_scale, MetadataError
 
 # %% auto #0

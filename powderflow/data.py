@@ -8,7 +8,8 @@ import hashlib, os, random
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from .core import carr_index, quiet_dependency_imports, default_device
+from .core import carr_index
+from .runtime import quiet_dependency_imports, default_device
 with quiet_dependency_imports():
     from fastai.data.load import DataLoader
     from fastai.data.core import DataLoaders

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from safetensors.torch import load_file, save as save_safetensors
 from . import __version__
-from .core import atomic_write, carr_index, flow_class, save_model_folder, read_model_folder
+from .files import atomic_write, save_model_folder, read_model_folder
+from .core import carr_index, flow_class
 from .data import Scalers, cache_images, read_records, TileDataset, TileLoader, BatchAugment, RecordError
 from .model import PowderNet, BackboneError, OUTPUTS
 from .conversion import prepare_tile, resize_tile

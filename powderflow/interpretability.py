@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, cv2
 from torch import nn
 from captum.attr import LayerGradCam, IntegratedGradients, NoiseTunnel, LayerAttribution, Saliency
-from .core import scale_bar
+from .figures import scale_bar
 from .pretraining import DESCRIPTORS
 
 # %% auto #0
@@ -618,7 +618,8 @@ def explain_files(
     "Per micrograph, a figure of signed Grad-CAM and IG per output (as 07's) and IG's completeness; returns the table"
     import matplotlib.pyplot as plt
     from powderflow.semfiles import image_files
-    from powderflow.core import save_figure, atomic_write
+    from powderflow.figures import save_figure
+    from powderflow.files import atomic_write
     files = [f for f, _ in image_files(paths)]
     if not files: raise FileNotFoundError(f'{", ".join(map(str, np.atleast_1d(paths)))}: no image there')
     net, how = load_explained(model)

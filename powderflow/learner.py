@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from torch import nn
-from .core import atomic_write, save_figure, seed_everything, progress_bars, quiet_dependency_imports, default_device
+from .files import atomic_write
+from .figures import save_figure
+from .runtime import seed_everything, progress_bars, quiet_dependency_imports, default_device
 with quiet_dependency_imports():
     from fastai.learner import Learner
     from fastai.callback.core import Callback

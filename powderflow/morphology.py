@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np, pandas as pd, cv2, tifffile
 from scipy import ndimage as ndi
 from skimage import filters, segmentation, feature
-from .core import atomic_write, save_figure, parallel_map, scale_bar
+from .files import atomic_write
+from .figures import save_figure, scale_bar
+from .runtime import parallel_map
 from .semfiles import read_micrograph, powder_of
 from .segmenter import segment_learned, instance_ious, instance_scores, pooled_scores, powder_family
 

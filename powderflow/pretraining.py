@@ -10,7 +10,9 @@ from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch, cv2, tifffile
 from torch import nn
-from .core import save_model_folder, read_model_folder, seed_everything, parallel_map, pixel_size_um, quiet_dependency_imports
+from .files import save_model_folder, read_model_folder
+from .runtime import seed_everything, parallel_map, quiet_dependency_imports
+from .scale import pixel_size_um
 from .study import PROFILE_NAMES, profile_part
 with quiet_dependency_imports():
     from fastai.learner import Learner

@@ -10,7 +10,7 @@ import hashlib, json, math
 from functools import lru_cache
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import atomic_write
+from .files import atomic_write
 from .conversion import prepare_tile
 from .semfiles import read_micrograph, image_files
 from .morphology import MorphologyError, grey8, segment_image, measure_particles, check_scale, failure_reason

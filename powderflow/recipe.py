@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from . import __version__
-from .core import save_model_folder, read_model_folder, carr_index, flow_class
+from .files import save_model_folder, read_model_folder
+from .core import carr_index, flow_class
 from .data import RecordError
 from .morphology import MorphologyError
 from .readings import describe_image, readings_features
@@ -220,7 +221,7 @@ def crossvalidate_records(
     "The study's protocol on the records: every model on the same folds; returns (predictions, metrics), written to `out`"
     from powderflow.evaluation import (cv_folds, crossvalidate, cv_metrics, paired_differences, metrics_with_intervals,
                                        morphometry_features, oracle_features, ORACLE_FEATURES)
-    from powderflow.core import save_table, atomic_write
+    from powderflow.files import save_table, atomic_write
     labels = powder_labels(records)
     check_crossvalidation(labels, folds)
     extra = _check_extra(records, extra_cols)

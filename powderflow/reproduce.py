@@ -11,7 +11,8 @@ from importlib import metadata
 from pathlib import Path
 import pandas as pd
 import powderflow
-from .core import atomic_write, progress_bars, default_device
+from .files import atomic_write
+from .runtime import progress_bars, default_device
 
 # %% auto #0
 __all__ = ['STUDY_NOTEBOOKS', 'PACKAGES', 'FIGURES', 'StudyError', 'find_notebooks', 'data_fingerprint', 'device_info',

@@ -15,7 +15,7 @@ from scipy import ndimage as ndi
 from skimage import segmentation
 from fastai.layers import ConvLayer
 from fastai.callback.core import Callback
-from .core import save_model_folder, read_model_folder
+from .files import save_model_folder, read_model_folder
 
 # %% auto #0
 __all__ = ['AMPIS_TILES', 'DECODING', 'POWDER_FAMILIES', 'coco_labels', 'read_annotated', 'segmentation_targets', 'ParticleUNet',

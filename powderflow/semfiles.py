@@ -7,7 +7,7 @@ from __future__ import annotations
 import re, warnings
 from pathlib import Path
 import numpy as np, tifffile, cv2
-from .core import SEM_REFERENCE_WIDTH_MM
+from .scale import SEM_REFERENCE_WIDTH_MM
 
 # %% auto #0
 __all__ = ['SCALE_TOLERANCE', 'MAX_PIXEL_SIZE_UM', 'IMAGE_SUFFIXES', 'MAGNIFICATION_FOLDER', 'MIN_IMAGE_SIDE', 'GREY_TOLERANCE',

@@ -8,7 +8,10 @@ import hashlib, io, json, math, time
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import numpy as np, pandas as pd, cv2
-from .core import atomic_write, carr_index, field_width_um, parallel_map
+from .files import atomic_write
+from .core import carr_index
+from .scale import field_width_um
+from .runtime import parallel_map
 from .study import PROFILE_NAMES, profile_part
 from .conversion import write_tile, METHODS, check_writable, remove_stale_temporaries, convert_job
 

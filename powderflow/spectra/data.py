@@ -7,7 +7,7 @@ spectra once into memory, and serving them to fastai with flips that keep every 
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from ..core import default_device, quiet_dependency_imports
+from ..runtime import default_device, quiet_dependency_imports
 with quiet_dependency_imports():
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader

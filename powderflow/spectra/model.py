@@ -10,7 +10,7 @@ import numpy as np, torch
 from torch import nn
 import timm
 from .. import __version__
-from ..core import save_model_folder, read_model_folder
+from ..files import save_model_folder, read_model_folder
 from .simulator import SpectraError, SPECTRA_GRID, N_POINTS
 
 # %% auto #0

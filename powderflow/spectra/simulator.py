@@ -8,7 +8,8 @@ from __future__ import annotations
 import json, math
 from pathlib import Path
 import numpy as np, pandas as pd
-from ..core import atomic_write, parallel_map
+from ..files import atomic_write
+from ..runtime import parallel_map
 from ..study import PROFILE_NAMES, profile_part
 
 # %% auto #0

@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy, json, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from ..core import atomic_write, read_settings, seed_everything, quiet_dependency_imports
+from ..files import atomic_write, read_settings
+from ..runtime import seed_everything, quiet_dependency_imports
 from ..study import profile_part
 with quiet_dependency_imports():
     from fastai.learner import Learner
