@@ -15,12 +15,14 @@ with quiet_dependency_imports():
     from fastai.data.core import DataLoaders
 from fastcore.basics import store_attr
 from .conversion import convert_to_array, get_pipeline, check_writable
+from .files import csv_rows
+from .fitting import split_dataloaders
 
 # %% auto #0
-__all__ = ['REQUIRED', 'SEED_HALL_COLUMN', 'PHYSICAL_RANGES', 'REG_TARGETS', 'GREY_MEAN', 'GREY_STD', 'RecordError', 'csv_rows',
+__all__ = ['REQUIRED', 'SEED_HALL_COLUMN', 'PHYSICAL_RANGES', 'REG_TARGETS', 'GREY_MEAN', 'GREY_STD', 'RecordError',
            'validate_records', 'read_records', 'read_seed_csv', 'missing_files', 'split_by_powder', 'kfold_by_powder',
            'leakage_report', 'check_split', 'Scalers', 'cache_images', 'TileDataset', 'symmetric_crops', 'normalise',
-           'BatchAugment', 'TileLoader', 'powder_dataloaders', 'split_dataloaders']
+           'BatchAugment', 'TileLoader', 'powder_dataloaders']
 
 # %% ../nbs/03_dataset.ipynb #f520202c
 class RecordError(ValueError):
@@ -30,15 +32,6 @@ REQUIRED = ('image_path', 'powder_name', 'magnification', 'AOR', 'HR', 'Hall_tim
 SEED_HALL_COLUMN = 'Flow_rate'   # the seed's name for the Hall flow time (s/50 g), read as `Hall_time`
 # open-ended below for AOR and Hall, HR >= 1
 PHYSICAL_RANGES = {'AOR': (0, 90), 'HR': (1, 3), 'Hall_time': (0, 1000)}
-
-# %% ../nbs/03_dataset.ipynb #3c948379
-def csv_rows(
-    mask, # boolean mask over a CSV's rows
-    limit=10, # how many to name
-):
-    "CSV line numbers (header = line 1) of the rows `mask` selects, for error messages"
-    idx = np.flatnonzero(np.asarray(mask))
-    return ', '.join(str(i + 2) for i in idx[:limit]) + (f' and {len(idx) - limit} more' if len(idx) > limit else '')
 
 # %% ../nbs/03_dataset.ipynb #51db62f6
 def validate_records(
@@ -382,24 +375,6 @@ def powder_dataloaders(
         return TileLoader(TileDataset(images, idx, inputs, targets), bs=bs, shuffle=train,
                           drop_last=train and len(idx) > bs,
                           num_workers=num_workers, device=device, after_batch=BatchAugment(size, train))
-    dls = split_dataloaders(df.split, loader, device, seed)
+    dls = split_dataloaders(df.split, loader, device, seed, RecordError)
     torch.manual_seed(seed)
     return dls
-
-# %% ../nbs/03_dataset.ipynb #3e940c4e
-def split_dataloaders(
-    split, # per record: 'train', 'valid', ...
-    loader, # (record indices, train?) -> a fastai `DataLoader` over those records
-    device=None, # torch device (default: `core.default_device`)
-    seed=0, # seed of the shuffle order
-    error=RecordError, # raised for a split without records
-)->DataLoaders:
-    "fastai DataLoaders of the 'train' and 'valid' records, each made by `loader`, shuffled in the order `seed` gives"
-    device = default_device(device)
-    def make(name, train):
-        idx = np.flatnonzero(np.asarray(split) == name)
-        if not len(idx): raise error(f'no records in split {name!r}')
-        dl = loader(idx, train)
-        dl.rng = random.Random(seed)   # the shuffle order follows the seed
-        return dl
-    return DataLoaders(make('train', True), make('valid', False), device=device)

@@ -11,29 +11,15 @@ import matplotlib.pyplot as plt
 from scipy.stats import rankdata
 from .core import carr_index, flow_class
 from .data import kfold_by_powder
+from .fitting import regression_metrics
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_COLUMNS', 'KEY_METRICS', 'MODEL_ORDER',
-           'MODEL_WORDS', 'regression_metrics', 'classification_metrics', 'evaluate_predictions', 'powder_labels',
-           'cv_folds', 'fit_regressors', 'predict_regressors', 'fit_predict', 'mean_predictions', 'oracle_features',
+           'MODEL_WORDS', 'classification_metrics', 'evaluate_predictions', 'powder_labels', 'cv_folds',
+           'fit_regressors', 'predict_regressors', 'fit_predict', 'mean_predictions', 'oracle_features',
            'morphometry_features', 'mean_baseline', 'feature_baseline', 'oracle_baseline', 'morphometry_baseline',
            'prediction_rows', 'crossvalidate', 'metric_draws', 'cv_metrics', 'paired_differences', 'intervals_of',
            'group_metrics', 'metrics_with_intervals', 'plot_cv_parity']
-
-# %% ../nbs/05a_evaluation.ipynb #ed8d7d4b
-def regression_metrics(
-    y, # true values
-    p, # predictions
-):
-    "MAE, RMSE, R2, MAPE (%) and median absolute error"
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    ok = ~(np.isnan(y) | np.isnan(p)); y, p = y[ok], p[ok]
-    if not len(y): return dict(MAE=np.nan, RMSE=np.nan, R2=np.nan, MAPE=np.nan, MedAE=np.nan, n=0)
-    e = p - y
-    ss = ((y - y.mean()) ** 2).sum()
-    return dict(MAE=np.abs(e).mean(), RMSE=np.sqrt((e ** 2).mean()),
-                R2=1 - (e ** 2).sum() / ss if ss > 0 else np.nan,
-                MAPE=100 * np.abs(e / y).mean(), MedAE=np.median(np.abs(e)), n=len(y))
 
 # %% ../nbs/05a_evaluation.ipynb #21d87c5d
 def classification_metrics(

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json, os, tempfile
 from contextlib import contextmanager
 from pathlib import Path
+import numpy as np
 
 # %% auto #0
-__all__ = ['read_settings', 'atomic_write', 'save_table', 'save_model_folder', 'read_model_folder', 'study_folders']
+__all__ = ['read_settings', 'atomic_write', 'save_table', 'save_model_folder', 'read_model_folder', 'study_folders', 'csv_rows']
 
 # %% ../nbs/00d_files.ipynb #eec22a09
 def read_settings(
@@ -103,3 +104,12 @@ def study_folders(
     run = Path(run_dir); out = Path(out_dir) if out_dir else run/'figures' if profile == 'tiny' else Path('../figures')
     for d in (run, out): d.mkdir(parents=True, exist_ok=True)
     return run, out
+
+# %% ../nbs/00d_files.ipynb #3c948379
+def csv_rows(
+    mask, # boolean mask over a CSV's rows
+    limit=10, # how many to name
+):
+    "CSV line numbers (header = line 1) of the rows `mask` selects, for error messages"
+    idx = np.flatnonzero(np.asarray(mask))
+    return ', '.join(str(i + 2) for i in idx[:limit]) + (f' and {len(idx) - limit} more' if len(idx) > limit else '')

@@ -33,9 +33,10 @@ from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline,
                                    regression_metrics, intervals_of, metrics_with_intervals, KEY_METRICS)
 from .config import TrainConfig, profile_config
 from .inference import predict_tiles, powder_predictions, powder_means, fit_domain, save_model
+from .fitting import EpochSeed
 
 # %% auto #0
-__all__ = ['LOSS_WEIGHTS', 'RUN_TABLES', 'PowderLoss', 'EpochSeed', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint',
+__all__ = ['LOSS_WEIGHTS', 'RUN_TABLES', 'PowderLoss', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint',
            'RestoreTrackers', 'BF16Autocast', 'make_learner', 'fit', 'rank0_first', 'TrainingRun', 'run_training',
            'metrics_table', 'study_model', 'plot_parity', 'plot_history', 'write_training_figures']
 
@@ -53,16 +54,6 @@ class PowderLoss(nn.Module):
     # what `get_preds` returns
     def activation(self, x): return torch.cat([x[:, :3], torch.sigmoid(x[:, 3:])], 1)
     def decodes(self, x): return x
-
-# %% ../nbs/05_training.ipynb #fcd2b578
-class EpochSeed(Callback):
-    "Seed shuffling, augmentation and dropout from (seed, epoch): a resumed run repeats an uninterrupted one"
-    order = 0
-    def __init__(self, seed): self.seed = seed
-    def before_epoch(self):
-        s = self.seed * 100_003 + self.epoch
-        torch.manual_seed(s); random.seed(s); np.random.seed(s % 2**32)
-        self.dls.train.rng = random.Random(s)
 
 # %% ../nbs/05_training.ipynb #4ef6d973
 class ResumableSaveModel(SaveModelCallback):

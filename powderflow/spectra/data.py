@@ -11,7 +11,8 @@ from ..runtime import default_device, quiet_dependency_imports
 with quiet_dependency_imports():
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
-from ..data import csv_rows, split_dataloaders   # CSV line numbers of the rows a mask selects
+from ..files import csv_rows
+from ..fitting import split_dataloaders
 from .simulator import SpectraError, SPECTRA_GRID, N_POINTS
 
 # %% auto #0

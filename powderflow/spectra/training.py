@@ -16,8 +16,8 @@ with quiet_dependency_imports():
     from fastai.losses import MSELossFlat
     from fastai.callback.schedule import *  # fit_one_cycle
     from fastai.callback.progress import CSVLogger
-from ..learner import EpochSeed
-from ..evaluation import regression_metrics
+from ..fitting import EpochSeed
+from ..fitting import regression_metrics
 from .simulator import SpectraError, SPECTRA_PROFILES, SPECTRA_GRID, N_POINTS, synth_spectra
 from .data import read_spectra_records, split_by_specimen, load_images, load_spectra, spectra_dataloaders
 from .model import SpectraNet, spectra_splitter
