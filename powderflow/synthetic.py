@@ -103,7 +103,7 @@ class SynthError(ValueError):
     "An impossible simulator parameter; the message names it"
 
 # %% ../nbs/02_synthetic.ipynb #1176a5f1
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Powder:
     "A metal powder: what it is made of, how, and its particles"
     name: str            # unique name, e.g. 'Cu-GA-32'
@@ -160,7 +160,8 @@ def sample_powder(
     shape = {k: float(rng.uniform(*v)) for k, v in ROUTES[route].items()}
     d50 = float(np.exp(rng.uniform(*np.log(D50_RANGE_UM))))
     name = name or f'{_MATERIAL_CODES[material]}-{_ROUTE_CODES[route]}-{d50:.0f}'
-    return Powder(name, material, route, round(d50, 2), round(float(rng.uniform(*SIGMA_RANGE)), 3),
+    return Powder(name=name, material=material, route=route, d50_um=round(d50, 2),
+                  sigma=round(float(rng.uniform(*SIGMA_RANGE)), 3),
                   **{k: round(v, 3) for k, v in shape.items()})
 
 # %% ../nbs/02_synthetic.ipynb #8ac1a567

@@ -69,7 +69,8 @@ def test_folder_with_another_data_set_is_refused(tmp_path):
 
 def test_impossible_powder():
     with pytest.raises(SynthError, match=r"powder 'p': impossible sphericity=1.5, aspect=0.5"):
-        Powder('p', 'Cu', 'gas atomised', 30, 0.4, 1.5, 0.5, 0.1, 0.1)
+        Powder(name='p', material='Cu', route='gas atomised', d50_um=30, sigma=0.4, sphericity=1.5,
+               aspect=0.5, satellites=0.1, roughness=0.1)
 
 def test_default_set_matches_the_seed_balance_for_other_seeds():
     for seed in (1, 2, 3):
