@@ -33,12 +33,20 @@ DESCRIBE_EXIT_CODES = '''exit status:
   2  a usage error (no image among IMAGES, a scale that is not a positive number)'''
 
 def _parser():
+    "`powderflow`'s parser: each subcommand's arguments from its `_NAME_args`, which names its `_NAME_cmd`"
     p = argparse.ArgumentParser(prog='powderflow',
                                 description='Metal-powder flowability from SEM micrographs: the study and '
                                             'its tools.')
     p.add_argument('--version', action='version', version=f'powderflow {__version__}')
     sub = p.add_subparsers(dest='cmd', metavar='COMMAND', required=True)
+    for add_args in (_reproduce_args, _convert_args, _pipelines_args, _synth_args, _train_args,
+                     _crossvalidate_args, _evaluate_args, _predict_args, _morphology_args, _describe_args,
+                     _explain_args, _demo_tiles_args): add_args(sub)
+    return p
 
+# %% ../nbs/90_cli.ipynb #33655819
+def _reproduce_args(sub):
+    "`reproduce`'s arguments"
     r = sub.add_parser('reproduce',
                        help='run the study: execute the numbered notebooks with papermill; figures, tables '
                             'and a manifest into OUT')
@@ -69,7 +77,24 @@ def _parser():
     r.add_argument('--notebook-outputs', action='store_true',
                    help="when the study has run, put each executed notebook's figures, tables and checks "
                         "into its source notebook")
+    r.set_defaults(func=_reproduce_cmd)
 
+def _reproduce_cmd(a):
+    "`reproduce`: the study's notebooks (all, or those of --only in the study's order) by `reproduce.run_study`"
+    from powderflow.reproduce import run_study, STUDY_NOTEBOOKS
+    unknown = set(a.only or ()) - set(STUDY_NOTEBOOKS)
+    if unknown: raise ValueError(f'unknown notebook(s) {", ".join(sorted(unknown))}; the study: '
+                                 f'{", ".join(STUDY_NOTEBOOKS)}')
+    names = [n for n in STUDY_NOTEBOOKS if n in a.only] if a.only else STUDY_NOTEBOOKS
+    m = run_study(profile=a.profile, out=a.out, run=a.run, data=a.data, backbones=a.backbones,
+                  pipelines=a.pipelines, epochs=a.epochs, size=a.size, seed=a.seed, device=a.device,
+                  nbs=a.notebooks, names=names, notebook_outputs=a.notebook_outputs)
+    print(f"study ({a.profile}) finished in {m['total_s'] / 60:.1f} min; figures, tables and "
+          f"manifest in {Path(m['parameters']['out_dir'])}")
+
+# %% ../nbs/90_cli.ipynb #895407d4
+def _convert_args(sub):
+    "`convert`'s arguments"
     c = sub.add_parser('convert', help='convert 16-bit tiles to 8 bits by one or more pipelines (resumable)')
     c.add_argument('src', nargs='+',
                    help='16-bit TIFF tiles, folders of them (recursive), or a records CSV with an '
@@ -83,9 +108,38 @@ def _parser():
     c.add_argument('--overwrite', action='store_true', help='redo outputs that exist already')
     c.add_argument('--keep-going', action='store_true',
                    help='report bad tiles in the table instead of failing at the end')
+    c.set_defaults(func=_convert_cmd)
 
-    sub.add_parser('pipelines', help='list the conversion pipelines and their steps')
+def _convert_cmd(a):
+    "`convert`: the tiles by each pipeline into files (`convert_tiles`) or arrays (`convert_to_array`)"
+    if a.format == 'array':
+        dst, methods = Path(a.dst), a.methods or cv.METHODS
+        if dst.suffix == '.npy' and len(methods) > 1: raise ValueError(f'{dst}: one .npy holds one pipeline; '
+                                                                       f'give a folder for {len(methods)}')
+        for m in methods:
+            f = dst if dst.suffix == '.npy' else dst/f'{m}.npy'
+            arr = cv.convert_to_array(_one_or_many(a.src), f, method=m, n_workers=a.workers,
+                                      overwrite=a.overwrite, strict=not a.keep_going)
+            print(f'{f}: {arr.shape} uint8')
+        return
+    df = cv.convert_tiles(_one_or_many(a.src), a.dst, methods=a.methods, ext='.' + a.format,
+                          n_workers=a.workers, overwrite=a.overwrite, strict=not a.keep_going)
+    print(df.status.str.split(':').str[0].value_counts().to_string())
+    print(f'index of outputs: {Path(a.dst)/"conversions.csv"}')
 
+# %% ../nbs/90_cli.ipynb #b298dfc4
+def _pipelines_args(sub):
+    "`pipelines`: no arguments"
+    p = sub.add_parser('pipelines', help='list the conversion pipelines and their steps')
+    p.set_defaults(func=_pipelines_cmd)
+
+def _pipelines_cmd(a):
+    "`pipelines`: a line per conversion pipeline, its name and steps"
+    for k, p in cv.PIPELINES.items(): print(f'{k:12s} {p}')
+
+# %% ../nbs/90_cli.ipynb #2a4dda44
+def _synth_args(sub):
+    "`synth`'s arguments"
     s = sub.add_parser('synth', help='generate the simulated SEM powder benchmark (resumable)')
     s.add_argument('--profile', default='tiny', help=f'size: {", ".join(syn.PROFILES)} (default: tiny)')
     s.add_argument('--out', required=True, help='output folder')
@@ -97,7 +151,198 @@ def _parser():
     s.add_argument('--tiles-per-mag', type=int, default=None,
                    help="override the profile's tiles per magnification")
     s.add_argument('--size', type=int, default=None, help="override the profile's tile side in pixels")
+    s.set_defaults(func=_synth_cmd)
 
+def _synth_cmd(a):
+    "`synth`: the simulated benchmark into --out by `synthetic.synthesize`"
+    rec = syn.synthesize(a.out, profile=a.profile, seed=a.seed, seed_format=a.seed_format, n_workers=a.workers,
+                         overwrite=a.overwrite, tiles_per_mag=a.tiles_per_mag, size=a.size)
+    seed_format = f'; seed format: {Path(a.out)/"seed"/"data.csv"}' if a.seed_format else ''
+    print(f'{len(pd.read_csv(rec))} tiles; records: {rec}{seed_format}')
+
+# %% ../nbs/90_cli.ipynb #d0767865
+def _demo_tiles_args(sub):
+    "`demo-tiles`'s arguments"
+    d = sub.add_parser('demo-tiles', help='write the small built-in set of 16-bit demo tiles')
+    d.add_argument('dst', help='output folder')
+    d.add_argument('-n', type=int, default=6, help='number of tiles (default: 6)')
+    d.add_argument('--size', type=int, default=512, help='side in pixels (default: 512)')
+    d.add_argument('--seed', type=int, default=0)
+    d.set_defaults(func=_demo_tiles_cmd)
+
+def _demo_tiles_cmd(a):
+    "`demo-tiles`: the tiles written, their paths printed"
+    for p in cv.demo_tiles(a.dst, n=a.n, size=a.size, seed=a.seed): print(p)
+
+# %% ../nbs/90_cli.ipynb #a0b1b6bb
+def _morphology_args(sub):
+    "`morphology`'s arguments"
+    m = sub.add_parser('morphology',
+                       help='particle size and shape from SEM images: label images, particles.csv, '
+                            'powders.csv, figures',
+                       description='Particle size and shape from SEM images. A folder is a batch: an image that '
+                                   'cannot be measured gets its reason in images.csv (column status) and the '
+                                   'others are measured and written.',
+                       epilog=MORPHOLOGY_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument('images', nargs='+',
+                   help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit; grey, or grey stored as RGB), '
+                        'folders of them, or globs')
+    m.add_argument('--out', required=True, help='output folder')
+    scale = m.add_mutually_exclusive_group()
+    scale.add_argument('--pixel-size', default=None, metavar='UM',
+                       help='pixel size in um, for images whose metadata gives no scale')
+    scale.add_argument('--magnification', default=None, metavar='M',
+                       help='magnification, for images whose metadata gives no scale')
+    m.add_argument('--powder', default=None,
+                   help="one powder name for all images (default: each image's folder name)")
+    m.add_argument('--no-figures', action='store_true', help='skip the figure per powder')
+    m.add_argument('--method', choices=('learned', 'classical'), default='learned',
+                   help='the segmenter: learned (a U-Net trained on 77 real micrographs outlined by hand, '
+                        'shipped with the package; the default, it measures better on real micrographs) or '
+                        'classical (threshold and discs on the distance map; also counts satellites)')
+    m.set_defaults(func=_morphology_cmd)
+
+def _morphology_cmd(a):
+    "`morphology`: measure, print the powders; exit 1 with a summary naming each image not measured"
+    from powderflow.morphology import morphology_files, failed_images_summary
+    parts, pows = morphology_files(a.images, a.out, pixel_size_um=a.pixel_size, magnification=a.magnification,
+                                   powder=a.powder, figures=not a.no_figures, method=a.method)
+    cols = ['powder_name', 'n_images', 'n_particles', 'n_border', 'unit', 'D10', 'D50', 'D50_lo',
+            'D50_hi', 'D90', 'span', 'Dv50',
+            'circularity_mean', 'aspect_mean', 'satellites_mean']
+    out = Path(a.out)
+    print(pows[[c for c in cols if c in pows.columns]].round(3).to_string(index=False))
+    print(f'{len(parts)} particles in {parts.image.nunique()} images; {out/"particles.csv"}, '
+          f'{out/"images.csv"}, {out/"powders.csv"}, label images in {out/"labels"}')
+    images = pd.read_csv(out/'images.csv', dtype={'status': str}, keep_default_na=False)
+    if failed := failed_images_summary(images):
+        n_failed = int((images.status != 'ok').sum())
+        print(f'powderflow morphology: {n_failed} of {len(images)} images could not be measured; the '
+              f'{len(images) - n_failed} measured are in the tables ({out/"images.csv"} gives each status):\n'
+              f'{failed}', file=sys.stderr)
+        sys.exit(1)
+
+# %% ../nbs/90_cli.ipynb #98399e98
+def _describe_args(sub):
+    "`describe`'s arguments"
+    dsc = sub.add_parser('describe',
+                         help="what the study's image model reads in each micrograph: shape, size, satellites, "
+                              'roughness, one CSV row per image',
+                         description="What the study's image model reads in each micrograph, one CSV row per image: "
+                                     'the median circularity (sphericity), aspect ratio and diameter of its whole '
+                                     'particles as the learned segmenter outlines them (empty where it finds fewer '
+                                     'than 3), and the pretrained network\'s readings (satellites, roughness and its '
+                                     'own shape and size), with how far the image lies from what the network was '
+                                     'trained on (domain_ratio > 1: outside). Both models ship with the package.',
+                         epilog=DESCRIBE_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dsc.add_argument('images', nargs='+', help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit), folders of '
+                                               'them, or globs')
+    dsc.add_argument('--out', required=True, metavar='FILE.csv', help='the table to write, one row per image')
+    scale = dsc.add_mutually_exclusive_group()
+    scale.add_argument('--pixel-size', default=None, metavar='UM',
+                       help='pixel size in um, for images whose metadata gives no scale (adds d50_um)')
+    scale.add_argument('--magnification', default=None, metavar='M',
+                       help='magnification, for images whose metadata gives no scale (adds d50_um)')
+    dsc.add_argument('--reader', default=None, metavar='FOLDER',
+                     help='a pretrained network folder (default: the one shipped with the package)')
+    dsc.set_defaults(func=_describe_cmd)
+
+def _describe_cmd(a):
+    "`describe`: write the CSV, print the readings; exit 1 with a summary naming each image not read"
+    from powderflow.readings import describe_files
+    t = describe_files(a.images, a.out, reader=a.reader, pixel_size_um=a.pixel_size,
+                       magnification=a.magnification)
+    cols = ['n_tiles', 'n_particles', 'sphericity', 'aspect', 'd50_px', 'd50_um', 'satellites', 'roughness',
+            'domain_ratio']
+    ok = t[t.status == 'ok']
+    if len(ok): print(ok[cols].assign(image=ok.image.map(lambda f: Path(f).name)).set_index('image').round(3).to_string())
+    print(f'{len(ok)} of {len(t)} images read; {a.out}')
+    if len(ok) < len(t):
+        from powderflow.morphology import failed_images_summary
+        print(f'powderflow describe: {len(t) - len(ok)} of {len(t)} images could not be read (their rows in {a.out} '
+              f'say why):\n{failed_images_summary(t)}', file=sys.stderr)
+        sys.exit(1)
+
+# %% ../nbs/90_cli.ipynb #00c12702
+def _explain_args(sub):
+    "`explain`'s arguments"
+    x = sub.add_parser('explain',
+                       help='where on each micrograph a trained model finds what raises or lowers each prediction: '
+                            'signed Grad-CAM and Integrated Gradients, a PNG per image, and completeness.csv',
+                       description='Attribution maps of a model folder that `powderflow train` wrote (the probe or '
+                                   'the end-to-end recipe), per micrograph and per output (AOR, HR, flowable), in the '
+                                   "style of the study's figure 07_attribution_maps, with IG's completeness check "
+                                   '(the check that needs no labels) in OUT/completeness.csv.')
+    x.add_argument('images', nargs='+', help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit), folders of them, '
+                                             'or globs')
+    x.add_argument('--model', required=True, help='a model folder of `powderflow train` (RUN/model)')
+    x.add_argument('--out', required=True, help='output folder: IMAGE_maps.png per image and completeness.csv')
+    scale = x.add_mutually_exclusive_group()
+    scale.add_argument('--pixel-size', type=float, default=None, metavar='UM',
+                       help='pixel size in um, for images whose metadata gives no scale')
+    scale.add_argument('--magnification', type=float, default=None, metavar='M',
+                       help='magnification, for images whose metadata gives no scale')
+    x.add_argument('--extra', nargs='*', default=[], metavar='NAME=VALUE',
+                   help="values of the model's extra inputs, e.g. density=7.9")
+    x.add_argument('--tiles', type=int, default=2, help='crops shown per image, spread over it (default: 2)')
+    x.add_argument('--steps', type=int, default=16, help="Integrated Gradients' steps per map (default: 16)")
+    x.add_argument('--seed', type=int, default=0, help="seed of SmoothGrad's noise")
+    x.set_defaults(func=_explain_cmd)
+
+def _explain_cmd(a):
+    "`explain`: the maps and completeness table of `interpretability.explain_files`, and a summary"
+    from powderflow.interpretability import explain_files
+    if a.tiles < 1 or a.steps < 1: raise ValueError(f'--tiles {a.tiles} --steps {a.steps}: each must be at least 1')
+    t = explain_files(a.images, model=a.model, out=a.out, pixel_size_um=a.pixel_size,
+                      magnification=a.magnification, extra=_pairs(a.extra) or None, n_tiles=a.tiles,
+                      steps=a.steps, seed=a.seed)
+    print(t.pivot(index='image', columns='output', values='error').round(4).to_string())
+    print(f'{t.image.nunique()} images, {t.model.iloc[0]} model; maps: {Path(a.out)}/*_maps.png; IG completeness '
+          f'(largest error over the crops shown): {Path(a.out)/"completeness.csv"}')
+    if not t.passed.all():
+        print(f'IG is not complete within 5 % on {(~t.passed).sum()} image x output(s): read those maps with care',
+              file=sys.stderr)
+
+# %% ../nbs/90_cli.ipynb #2dd4e2e1
+# one folder, CSV or tile; or several (a shell glob)
+def _one_or_many(src): return src[0] if len(src) == 1 else src
+
+# %% ../nbs/90_cli.ipynb #619f98f8
+def _pairs(items):
+    "['density=7.9', ...] -> {'density': 7.9}"
+    out = {}
+    for it in items:
+        k, sep, v = it.partition('=')
+        try: out[k] = float(v)
+        except ValueError: sep = ''
+        if not sep: raise ValueError(f'--extra {it!r}: expected NAME=NUMBER')
+    return out
+
+# %% ../nbs/90_cli.ipynb #11588f7e
+def _records(records, dataset_root, method):
+    "A records CSV path as is, or the seed study's CSV read with its root and filtered to one conversion"
+    if not dataset_root: return records
+    from powderflow.data import read_seed_csv
+    df = read_seed_csv(records, dataset_root)
+    one = df[df.convert_method == method].reset_index(drop=True)
+    if not len(one): raise ValueError(f'{records}: no rows converted by {method!r} (methods: '
+                                      f'{", ".join(sorted(df.convert_method.unique()))})')
+    return one
+
+# %% ../nbs/90_cli.ipynb #e7c7abde
+def _network_start(a, conf, backbone):
+    "The end-to-end network's pretrained start: --backbone-from, else the shipped network where it fits, else None"
+    from powderflow.readings import shipped_reader
+    if a.backbone_from is not None: return _backbone_start(a.backbone_from)
+    if 'backbone_from' in conf: return conf['backbone_from'] and _backbone_start(conf['backbone_from'])
+    # by default the shipped network, for its own backbone, unless ImageNet weights are asked for
+    if a.pretrained or conf.get('pretrained'): return None
+    shipped = shipped_reader()
+    return str(shipped) if backbone == read_settings(shipped/'config.json')['backbone'] else None
+
+# %% ../nbs/90_cli.ipynb #f45453c6
+def _train_args(sub):
+    "`train`'s arguments"
     t = sub.add_parser('train',
                        help='train a model (the probe recipe, or the end-to-end network) on a records CSV or the '
                             'simulated benchmark, evaluate it on held-out powders')
@@ -146,240 +391,10 @@ def _parser():
                    help='powders kept out of training, validation and test')
     t.add_argument('--no-resume', action='store_true',
                    help='start again even if the run folder holds an interrupted run')
+    t.set_defaults(func=_train_cmd)
 
-    cv = sub.add_parser('crossvalidate',
-                        help="the study's protocol on your records: folds by powder, the recipe and every baseline "
-                             'on the same folds, bootstrap intervals, paired differences',
-                        description="The study's protocol (05a_evaluation) on your records: k folds by powder "
-                                    'stratified by flowable class, repeated with new deals; the probe recipe, the mean, '
-                                    'morphometry and (with --descriptors) the oracle on the same folds; metrics with '
-                                    '95 %% bootstrap intervals over powders and the recipe minus each other model. '
-                                    'Writes cv_predictions.csv (the columns of figures/05_cv_predictions.csv), '
-                                    'cv_metrics, cv_metrics_long and cv_differences (.csv, .md) into OUT.')
-    cv.add_argument('--records', required=True, help='labelled records CSV (AOR, HR, CI, Hall_time, flowable)')
-    cv.add_argument('--dataset-root', default=None,
-                    help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
-    cv.add_argument('--recipe', choices=('probe',), default='probe',
-                    help='the model cross-validated: probe (the end-to-end network under cross-validation runs in '
-                         '08_out_of_sample)')
-    cv.add_argument('--folds', type=int, default=5)
-    cv.add_argument('--repeats', type=int, default=3)
-    cv.add_argument('--extra-cols', nargs='+', default=None, metavar='COLUMN',
-                    help="records' columns used as further inputs, one value per powder (e.g. density)")
-    cv.add_argument('--descriptors', default=None, metavar='FILE',
-                    help="the powders' true descriptors (CSV with name and any of d10_um, d50_um, d90_um, sigma, "
-                         'density, sphericity, aspect, satellites, roughness) for the oracle; default: the '
-                         "simulator's powders.csv beside the records, if there is one")
-    cv.add_argument('--no-morphometry', action='store_true', help='leave out the morphometry baseline')
-    cv.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples of the powders (default: 2000)')
-    cv.add_argument('--seed', type=int, default=0)
-    cv.add_argument('--out', required=True, help='output folder')
-
-    e = sub.add_parser('evaluate',
-                       help='metrics of a saved model on labelled records (their test split if they have one)')
-    e.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
-    e.add_argument('--records', required=True, help='records CSV')
-    e.add_argument('--dataset-root', default=None,
-                   help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
-    e.add_argument('--out', default=None, help='folder for predictions and metrics')
-
-    q = sub.add_parser('predict',
-                       help='predict flowability from SEM images: a CSV per tile and one per powder')
-    q.add_argument('tiles', nargs='+',
-                   help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit exports), folders of them, or a shell '
-                        'glob')
-    q.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
-    q.add_argument('--magnification', type=float, default=None,
-                   help='for images whose metadata gives no scale')
-    q.add_argument('--pixel-size', type=float, default=None, metavar='UM',
-                   help='pixel size in um, for images whose metadata gives no scale')
-    q.add_argument('--powder', default=None, help="the powder's name (default: each tile's folder name)")
-    q.add_argument('--out', default='predictions.csv',
-                   help='per-tile CSV; the per-powder one goes beside it (*_powders.csv)')
-    q.add_argument('--extra', nargs='*', default=[], metavar='NAME=VALUE',
-                   help="values of the model's extra inputs, e.g. density=7.9")
-
-    m = sub.add_parser('morphology',
-                       help='particle size and shape from SEM images: label images, particles.csv, '
-                            'powders.csv, figures',
-                       description='Particle size and shape from SEM images. A folder is a batch: an image that '
-                                   'cannot be measured gets its reason in images.csv (column status) and the '
-                                   'others are measured and written.',
-                       epilog=MORPHOLOGY_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    m.add_argument('images', nargs='+',
-                   help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit; grey, or grey stored as RGB), '
-                        'folders of them, or globs')
-    m.add_argument('--out', required=True, help='output folder')
-    scale = m.add_mutually_exclusive_group()
-    scale.add_argument('--pixel-size', default=None, metavar='UM',
-                       help='pixel size in um, for images whose metadata gives no scale')
-    scale.add_argument('--magnification', default=None, metavar='M',
-                       help='magnification, for images whose metadata gives no scale')
-    m.add_argument('--powder', default=None,
-                   help="one powder name for all images (default: each image's folder name)")
-    m.add_argument('--no-figures', action='store_true', help='skip the figure per powder')
-    m.add_argument('--method', choices=('learned', 'classical'), default='learned',
-                   help='the segmenter: learned (a U-Net trained on 77 real micrographs outlined by hand, '
-                        'shipped with the package; the default, it measures better on real micrographs) or '
-                        'classical (threshold and discs on the distance map; also counts satellites)')
-
-    dsc = sub.add_parser('describe',
-                         help="what the study's image model reads in each micrograph: shape, size, satellites, "
-                              'roughness, one CSV row per image',
-                         description="What the study's image model reads in each micrograph, one CSV row per image: "
-                                     'the median circularity (sphericity), aspect ratio and diameter of its whole '
-                                     'particles as the learned segmenter outlines them (empty where it finds fewer '
-                                     'than 3), and the pretrained network\'s readings (satellites, roughness and its '
-                                     'own shape and size), with how far the image lies from what the network was '
-                                     'trained on (domain_ratio > 1: outside). Both models ship with the package.',
-                         epilog=DESCRIBE_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    dsc.add_argument('images', nargs='+', help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit), folders of '
-                                               'them, or globs')
-    dsc.add_argument('--out', required=True, metavar='FILE.csv', help='the table to write, one row per image')
-    scale = dsc.add_mutually_exclusive_group()
-    scale.add_argument('--pixel-size', default=None, metavar='UM',
-                       help='pixel size in um, for images whose metadata gives no scale (adds d50_um)')
-    scale.add_argument('--magnification', default=None, metavar='M',
-                       help='magnification, for images whose metadata gives no scale (adds d50_um)')
-    dsc.add_argument('--reader', default=None, metavar='FOLDER',
-                     help='a pretrained network folder (default: the one shipped with the package)')
-
-    x = sub.add_parser('explain',
-                       help='where on each micrograph a trained model finds what raises or lowers each prediction: '
-                            'signed Grad-CAM and Integrated Gradients, a PNG per image, and completeness.csv',
-                       description='Attribution maps of a model folder that `powderflow train` wrote (the probe or '
-                                   'the end-to-end recipe), per micrograph and per output (AOR, HR, flowable), in the '
-                                   "style of the study's figure 07_attribution_maps, with IG's completeness check "
-                                   '(the check that needs no labels) in OUT/completeness.csv.')
-    x.add_argument('images', nargs='+', help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit), folders of them, '
-                                             'or globs')
-    x.add_argument('--model', required=True, help='a model folder of `powderflow train` (RUN/model)')
-    x.add_argument('--out', required=True, help='output folder: IMAGE_maps.png per image and completeness.csv')
-    scale = x.add_mutually_exclusive_group()
-    scale.add_argument('--pixel-size', type=float, default=None, metavar='UM',
-                       help='pixel size in um, for images whose metadata gives no scale')
-    scale.add_argument('--magnification', type=float, default=None, metavar='M',
-                       help='magnification, for images whose metadata gives no scale')
-    x.add_argument('--extra', nargs='*', default=[], metavar='NAME=VALUE',
-                   help="values of the model's extra inputs, e.g. density=7.9")
-    x.add_argument('--tiles', type=int, default=2, help='crops shown per image, spread over it (default: 2)')
-    x.add_argument('--steps', type=int, default=16, help="Integrated Gradients' steps per map (default: 16)")
-    x.add_argument('--seed', type=int, default=0, help="seed of SmoothGrad's noise")
-
-    d = sub.add_parser('demo-tiles', help='write the small built-in set of 16-bit demo tiles')
-    d.add_argument('dst', help='output folder')
-    d.add_argument('-n', type=int, default=6, help='number of tiles (default: 6)')
-    d.add_argument('--size', type=int, default=512, help='side in pixels (default: 512)')
-    d.add_argument('--seed', type=int, default=0)
-    return p
-
-# %% ../nbs/90_cli.ipynb #895407d4
-def _convert_cmd(a):
-    if a.format == 'array':
-        dst, methods = Path(a.dst), a.methods or cv.METHODS
-        if dst.suffix == '.npy' and len(methods) > 1: raise ValueError(f'{dst}: one .npy holds one pipeline; '
-                                                                       f'give a folder for {len(methods)}')
-        for m in methods:
-            f = dst if dst.suffix == '.npy' else dst/f'{m}.npy'
-            arr = cv.convert_to_array(_one_or_many(a.src), f, m, n_workers=a.workers, overwrite=a.overwrite,
-                                      strict=not a.keep_going)
-            print(f'{f}: {arr.shape} uint8')
-        return
-    df = cv.convert_tiles(_one_or_many(a.src), a.dst, a.methods, ext='.' + a.format, n_workers=a.workers,
-                          overwrite=a.overwrite, strict=not a.keep_going)
-    print(df.status.str.split(':').str[0].value_counts().to_string())
-    print(f'index of outputs: {Path(a.dst)/"conversions.csv"}')
-
-# %% ../nbs/90_cli.ipynb #a0b1b6bb
-def _morphology_cmd(a):
-    "Measure, print the powders, and exit 1 with a summary naming each image that could not be measured"
-    from powderflow.morphology import morphology_files, failed_images_summary
-    parts, pows = morphology_files(a.images, a.out, a.pixel_size, a.magnification, a.powder,
-                                   figures=not a.no_figures, method=a.method)
-    cols = ['powder_name', 'n_images', 'n_particles', 'n_border', 'unit', 'D10', 'D50', 'D50_lo',
-            'D50_hi', 'D90', 'span', 'Dv50',
-            'circularity_mean', 'aspect_mean', 'satellites_mean']
-    out = Path(a.out)
-    print(pows[[c for c in cols if c in pows.columns]].round(3).to_string(index=False))
-    print(f'{len(parts)} particles in {parts.image.nunique()} images; {out/"particles.csv"}, '
-          f'{out/"images.csv"}, {out/"powders.csv"}, label images in {out/"labels"}')
-    images = pd.read_csv(out/'images.csv', dtype={'status': str}, keep_default_na=False)
-    if failed := failed_images_summary(images):
-        n_failed = int((images.status != 'ok').sum())
-        print(f'powderflow morphology: {n_failed} of {len(images)} images could not be measured; the '
-              f'{len(images) - n_failed} measured are in the tables ({out/"images.csv"} gives each status):\n'
-              f'{failed}', file=sys.stderr)
-        sys.exit(1)
-
-# %% ../nbs/90_cli.ipynb #98399e98
-def _describe_cmd(a):
-    "Read every image, write the CSV, print the readings, and exit 1 with a summary naming each image that could not be read"
-    from powderflow.readings import describe_files
-    t = describe_files(a.images, a.out, a.reader, a.pixel_size, a.magnification)
-    cols = ['n_tiles', 'n_particles', 'sphericity', 'aspect', 'd50_px', 'd50_um', 'satellites', 'roughness',
-            'domain_ratio']
-    ok = t[t.status == 'ok']
-    if len(ok): print(ok[cols].assign(image=ok.image.map(lambda f: Path(f).name)).set_index('image').round(3).to_string())
-    print(f'{len(ok)} of {len(t)} images read; {a.out}')
-    if len(ok) < len(t):
-        from powderflow.morphology import failed_images_summary
-        print(f'powderflow describe: {len(t) - len(ok)} of {len(t)} images could not be read (their rows in {a.out} '
-              f'say why):\n{failed_images_summary(t)}', file=sys.stderr)
-        sys.exit(1)
-
-# %% ../nbs/90_cli.ipynb #00c12702
-def _explain_cmd(a):
-    "`explain`: the maps and completeness table of `interpretability.explain_files`, and a summary"
-    from powderflow.interpretability import explain_files
-    if a.tiles < 1 or a.steps < 1: raise ValueError(f'--tiles {a.tiles} --steps {a.steps}: each must be at least 1')
-    t = explain_files(a.images, a.model, a.out, a.pixel_size, a.magnification, _pairs(a.extra) or None, a.tiles,
-                      a.steps, seed=a.seed)
-    print(t.pivot(index='image', columns='output', values='error').round(4).to_string())
-    print(f'{t.image.nunique()} images, {t.model.iloc[0]} model; maps: {Path(a.out)}/*_maps.png; IG completeness '
-          f'(largest error over the crops shown): {Path(a.out)/"completeness.csv"}')
-    if not t.passed.all():
-        print(f'IG is not complete within 5 % on {(~t.passed).sum()} image x output(s): read those maps with care',
-              file=sys.stderr)
-
-# %% ../nbs/90_cli.ipynb #2dd4e2e1
-# one folder, CSV or tile; or several (a shell glob)
-def _one_or_many(src): return src[0] if len(src) == 1 else src
-
-# %% ../nbs/90_cli.ipynb #619f98f8
-def _pairs(items):
-    "['density=7.9', ...] -> {'density': 7.9}"
-    out = {}
-    for it in items:
-        k, sep, v = it.partition('=')
-        try: out[k] = float(v)
-        except ValueError: sep = ''
-        if not sep: raise ValueError(f'--extra {it!r}: expected NAME=NUMBER')
-    return out
-
-# %% ../nbs/90_cli.ipynb #11588f7e
-def _records(records, dataset_root, method):
-    "A records CSV path as is, or the seed study's CSV read with its root and filtered to one conversion"
-    if not dataset_root: return records
-    from powderflow.data import read_seed_csv
-    df = read_seed_csv(records, dataset_root)
-    one = df[df.convert_method == method].reset_index(drop=True)
-    if not len(one): raise ValueError(f'{records}: no rows converted by {method!r} (methods: '
-                                      f'{", ".join(sorted(df.convert_method.unique()))})')
-    return one
-
-# %% ../nbs/90_cli.ipynb #e7c7abde
-def _network_start(a, conf, backbone):
-    "The end-to-end network's pretrained start: --backbone-from, else the shipped network where it fits, else None"
-    from powderflow.readings import shipped_reader
-    if a.backbone_from is not None: return _backbone_start(a.backbone_from)
-    if 'backbone_from' in conf: return conf['backbone_from'] and _backbone_start(conf['backbone_from'])
-    # by default the shipped network, for its own backbone, unless ImageNet weights are asked for
-    if a.pretrained or conf.get('pretrained'): return None
-    shipped = shipped_reader()
-    return str(shipped) if backbone == read_settings(shipped/'config.json')['backbone'] else None
-
-# %% ../nbs/90_cli.ipynb #f45453c6
 def _train_cmd(a):
+    "`train`: the probe recipe, the end-to-end network or a spectra experiment (--config FILE)"
     from powderflow.config import TrainConfig, profile_config, fine_tuning_config, FINE_TUNING
     from powderflow.learner import run_training, metrics_table, write_training_figures, rank0_first
     from powderflow.runtime import default_device
@@ -411,10 +426,10 @@ def _train_cmd(a):
         with rank0_first(default_device(a.device)):
             records = syn.synthesize(Path('runs')/f'data-{profile}-seed{cfg.seed}', profile, seed=cfg.seed)
     out = Path(a.out or conf.get('out') or Path('runs')/f'{cfg.backbone}-{cfg.method}-{cfg.size}-seed{cfg.seed}')
-    res = run_training(_records(records, a.dataset_root, cfg.method), cfg, out, resume=not a.no_resume,
+    res = run_training(_records(records, a.dataset_root, cfg.method), cfg, out=out, resume=not a.no_resume,
                        progress=True, device=a.device)
     if rank_distrib(): return   # another process of a distributed run: rank 0 prints and draws
-    write_training_figures(res, out/'figures', profile if not a.records else Path(records).name)
+    write_training_figures(res, out/'figures', profile=profile if not a.records else Path(records).name)
     print(metrics_table(res.metrics).to_string())
     print(f'model: {out/"model"}; metrics: {out/"metrics.csv"}; figures: {out/"figures"} (trained in '
           f'{res.train_s:.0f} s)')
@@ -453,7 +468,8 @@ def _probe_train_cmd(a, conf):
     records = a.records or conf.get('records') or syn.synthesize(Path('runs')/f'data-{profile}-seed{seed}', profile, seed=seed)
     out = Path(a.out or conf.get('out') or Path('runs')/f'probe-{Path(records).parent.name}')
     extra = tuple(a.extra_cols or conf.get('extra_cols') or ())
-    folder, metrics = train_probe(read_records(_records(records, a.dataset_root, 'PC')), out/'model', extra)
+    labelled = read_records(_records(records, a.dataset_root, 'PC'))
+    folder, metrics = train_probe(labelled, out/'model', extra_cols=extra)
     if metrics is not None:
         print(metrics_table(metrics).to_string())
         with atomic_write(out/'metrics.csv', 'w') as f: metrics.to_csv(f, index=False)
@@ -484,6 +500,37 @@ def _spectra_train_cmd(a):
           f'history: {out/"history.csv"} (trained in {res["train_s"]:.0f} s)')
 
 # %% ../nbs/90_cli.ipynb #5ecc8a9b
+def _crossvalidate_args(sub):
+    "`crossvalidate`'s arguments"
+    c = sub.add_parser('crossvalidate',
+                       help="the study's protocol on your records: folds by powder, the recipe and every baseline "
+                            'on the same folds, bootstrap intervals, paired differences',
+                       description="The study's protocol (05a_evaluation) on your records: k folds by powder "
+                                   'stratified by flowable class, repeated with new deals; the probe recipe, the mean, '
+                                   'morphometry and (with --descriptors) the oracle on the same folds; metrics with '
+                                   '95 %% bootstrap intervals over powders and the recipe minus each other model. '
+                                   'Writes cv_predictions.csv (the columns of figures/05_cv_predictions.csv), '
+                                   'cv_metrics, cv_metrics_long and cv_differences (.csv, .md) into OUT.')
+    c.add_argument('--records', required=True, help='labelled records CSV (AOR, HR, CI, Hall_time, flowable)')
+    c.add_argument('--dataset-root', default=None,
+                   help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
+    c.add_argument('--recipe', choices=('probe',), default='probe',
+                   help='the model cross-validated: probe (the end-to-end network under cross-validation runs in '
+                        '08_out_of_sample)')
+    c.add_argument('--folds', type=int, default=5)
+    c.add_argument('--repeats', type=int, default=3)
+    c.add_argument('--extra-cols', nargs='+', default=None, metavar='COLUMN',
+                   help="records' columns used as further inputs, one value per powder (e.g. density)")
+    c.add_argument('--descriptors', default=None, metavar='FILE',
+                   help="the powders' true descriptors (CSV with name and any of d10_um, d50_um, d90_um, sigma, "
+                        'density, sphericity, aspect, satellites, roughness) for the oracle; default: the '
+                        "simulator's powders.csv beside the records, if there is one")
+    c.add_argument('--no-morphometry', action='store_true', help='leave out the morphometry baseline')
+    c.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples of the powders (default: 2000)')
+    c.add_argument('--seed', type=int, default=0)
+    c.add_argument('--out', required=True, help='output folder')
+    c.set_defaults(func=_crossvalidate_cmd)
+
 def _crossvalidate_cmd(a):
     "`crossvalidate`: the study's protocol on the records; prints the metrics table"
     from powderflow.recipe import crossvalidate_records
@@ -493,8 +540,9 @@ def _crossvalidate_cmd(a):
     descriptors = pd.read_csv(desc) if desc.is_file() else None
     if descriptors is not None and 'name' not in descriptors.columns:
         raise ValueError(f'{desc}: no column name (the powder names of the records)')
-    crossvalidate_records(read_records(_records(a.records, a.dataset_root, 'PC')), a.out, a.folds, a.repeats,
-                          tuple(a.extra_cols or ()), descriptors, not a.no_morphometry, a.n_boot, a.seed)
+    crossvalidate_records(read_records(_records(a.records, a.dataset_root, 'PC')), a.out, folds=a.folds,
+                          repeats=a.repeats, extra_cols=tuple(a.extra_cols or ()), descriptors=descriptors,
+                          morphometry=not a.no_morphometry, n_boot=a.n_boot, seed=a.seed)
     out = Path(a.out)
     print(pd.read_csv(out/'cv_metrics.csv').to_string(index=False))
     print(f'predictions: {out/"cv_predictions.csv"}; metrics: {out/"cv_metrics.csv"}; differences: '
@@ -512,13 +560,81 @@ def _probe_predict(a):
     from powderflow.readings import describe_files
     from powderflow.recipe import predict_probe
     from powderflow.semfiles import image_files, powder_of
-    readings = describe_files(a.tiles, None, None, a.pixel_size, a.magnification)
+    readings = describe_files(a.tiles, pixel_size_um=a.pixel_size, magnification=a.magnification)
     bad = readings[readings.status != 'ok']
     if len(bad): raise ValueError('\n'.join(f'{f}: {why}' for f, why in zip(bad.image, bad.status)))
     given = {str(f): g for f, g in image_files(a.tiles)}
     names = [a.powder or powder_of(Path(f), given[f]) for f in readings.image]
-    tiles, powders = predict_probe(a.model, readings, names, _pairs(a.extra) or None)
+    tiles, powders = predict_probe(a.model, readings, powder_names=names, extra=_pairs(a.extra) or None)
     return tiles.rename(columns=dict(image='image_path')), powders
+
+# %% ../nbs/90_cli.ipynb #2cd3c026
+def _evaluate_args(sub):
+    "`evaluate`'s arguments"
+    e = sub.add_parser('evaluate',
+                       help='metrics of a saved model on labelled records (their test split if they have one)')
+    e.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
+    e.add_argument('--records', required=True, help='records CSV')
+    e.add_argument('--dataset-root', default=None,
+                   help="the records are the seed study's CSV: the folder that replaces {DATASET_ROOT}")
+    e.add_argument('--out', default=None, help='folder for predictions and metrics')
+    e.set_defaults(func=_evaluate_cmd)
+
+def _evaluate_cmd(a):
+    "`evaluate`: a saved model's metrics on the records (their test split if they have one), printed"
+    from powderflow.learner import metrics_table
+    from powderflow.inference import evaluate_model, load_model
+    if _is_probe(a.model):
+        from powderflow.recipe import evaluate_probe
+        from powderflow.data import read_records
+        m = evaluate_probe(a.model, read_records(_records(a.records, a.dataset_root, 'PC')))
+        if a.out:
+            Path(a.out).mkdir(parents=True, exist_ok=True)
+            with atomic_write(Path(a.out)/'metrics.csv', 'w') as f: m.to_csv(f, index=False)
+    else: m = evaluate_model(a.model, _records(a.records, a.dataset_root, load_model(a.model)[1].method),
+                             out=a.out)
+    n = m[(m.level == 'powder') & (m.target == 'AOR') & (m.metric == 'n')].value.iloc[0]
+    print(f'{int(n)} powders the model has not seen:')
+    print(metrics_table(m).to_string())
+
+# %% ../nbs/90_cli.ipynb #880fbf17
+def _predict_args(sub):
+    "`predict`'s arguments"
+    q = sub.add_parser('predict',
+                       help='predict flowability from SEM images: a CSV per tile and one per powder')
+    q.add_argument('tiles', nargs='+',
+                   help='SEM images (TIFF, PNG, JPEG or BMP; 16-bit or 8-bit exports), folders of them, or a shell '
+                        'glob')
+    q.add_argument('--model', required=True, help='a saved model folder (RUN/model)')
+    q.add_argument('--magnification', type=float, default=None,
+                   help='for images whose metadata gives no scale')
+    q.add_argument('--pixel-size', type=float, default=None, metavar='UM',
+                   help='pixel size in um, for images whose metadata gives no scale')
+    q.add_argument('--powder', default=None, help="the powder's name (default: each tile's folder name)")
+    q.add_argument('--out', default='predictions.csv',
+                   help='per-tile CSV; the per-powder one goes beside it (*_powders.csv)')
+    q.add_argument('--extra', nargs='*', default=[], metavar='NAME=VALUE',
+                   help="values of the model's extra inputs, e.g. density=7.9")
+    q.set_defaults(func=_predict_cmd)
+
+def _predict_cmd(a):
+    "`predict`: a CSV per tile and one per powder, the powders printed, extrapolation flagged"
+    from powderflow.inference import predict_files
+    if _is_probe(a.model): tiles, powders = _probe_predict(a)
+    else: tiles, powders = predict_files(a.model, a.tiles, magnification=a.magnification, powder=a.powder,
+                                         extra=_pairs(a.extra), pixel_size_um=a.pixel_size)
+    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out, 'w') as f: tiles.to_csv(f, index=False)
+    with atomic_write(out.with_name(out.stem + '_powders.csv'), 'w') as f: powders.to_csv(f, index=False)
+    cols = ['powder_name', 'n_tiles', 'AOR', 'AOR_sd', 'AOR_lo', 'AOR_hi', 'HR', 'HR_sd', 'HR_lo', 'HR_hi', 'CI',
+            'Hall_time', 'p_flowable',
+            'carr_class', 'bit_depth', 'domain_ratio', 'extrapolation']
+    print(powders[[c for c in cols if c in powders.columns]].round(3).to_string(index=False))
+    if 'extrapolation' in powders and powders.extrapolation.any():
+        print(f'extrapolation: {", ".join(powders.powder_name[powders.extrapolation])} lie(s) '
+              'farther from the training powders than any '
+              'validation powder did (domain_ratio > 1): treat those predictions as guesses')
+    print(f'per tile: {out}; per powder: {out.with_name(out.stem + "_powders.csv")}')
 
 # %% ../nbs/90_cli.ipynb #23a5377c
 def main(
@@ -526,66 +642,9 @@ def main(
 ):
     "Entry point of the `powderflow` command"
     a = _parser().parse_args(argv)
-    try:
-        if a.cmd == 'reproduce':
-            from powderflow.reproduce import run_study, STUDY_NOTEBOOKS
-            unknown = set(a.only or ()) - set(STUDY_NOTEBOOKS)
-            if unknown: raise ValueError(f'unknown notebook(s) {", ".join(sorted(unknown))}; the study: '
-                                         f'{", ".join(STUDY_NOTEBOOKS)}')
-            m = run_study(a.profile, a.out, a.run, a.data, a.backbones, a.pipelines, a.epochs, a.size, a.seed,
-                          a.device, a.notebooks,
-                          [n for n in STUDY_NOTEBOOKS if n in a.only] if a.only else STUDY_NOTEBOOKS,
-                          notebook_outputs=a.notebook_outputs)
-            print(f"study ({a.profile}) finished in {m['total_s'] / 60:.1f} min; figures, tables and "
-                  f"manifest in {Path(m['parameters']['out_dir'])}")
-        elif a.cmd == 'synth':
-            rec = syn.synthesize(a.out, a.profile, a.seed, a.seed_format, a.workers, overwrite=a.overwrite,
-                                 tiles_per_mag=a.tiles_per_mag, size=a.size)
-            print(f'{len(pd.read_csv(rec))} tiles; records: {rec}' + ('; seed format: '
-                                                                      f'{Path(a.out)/"seed"/"data.csv"}' if a.seed_format else ''))
-        elif a.cmd == 'convert': _convert_cmd(a)
-        elif a.cmd == 'train': _train_cmd(a)
-        elif a.cmd == 'evaluate':
-            from powderflow.learner import metrics_table
-            from powderflow.inference import evaluate_model, load_model
-            if _is_probe(a.model):
-                from powderflow.recipe import evaluate_probe
-                from powderflow.data import read_records
-                m = evaluate_probe(a.model, read_records(_records(a.records, a.dataset_root, 'PC')))
-                if a.out:
-                    Path(a.out).mkdir(parents=True, exist_ok=True)
-                    with atomic_write(Path(a.out)/'metrics.csv', 'w') as f: m.to_csv(f, index=False)
-            else: m = evaluate_model(a.model,
-                                     _records(a.records, a.dataset_root, load_model(a.model)[1].method), a.out)
-            n = m[(m.level == 'powder') & (m.target == 'AOR') & (m.metric == 'n')].value.iloc[0]
-            print(f'{int(n)} powders the model has not seen:')
-            print(metrics_table(m).to_string())
-        elif a.cmd == 'predict':
-            from powderflow.inference import predict_files
-            if _is_probe(a.model): tiles, powders = _probe_predict(a)
-            else: tiles, powders = predict_files(a.model, a.tiles, a.magnification, a.powder, extra=_pairs(a.extra),
-                                                 pixel_size_um=a.pixel_size)
-            out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_write(out, 'w') as f: tiles.to_csv(f, index=False)
-            with atomic_write(out.with_name(out.stem + '_powders.csv'), 'w') as f: powders.to_csv(f, index=False)
-            cols = ['powder_name', 'n_tiles', 'AOR', 'AOR_sd', 'AOR_lo', 'AOR_hi', 'HR', 'HR_sd', 'HR_lo', 'HR_hi', 'CI',
-                    'Hall_time', 'p_flowable',
-                    'carr_class', 'bit_depth', 'domain_ratio', 'extrapolation']
-            print(powders[[c for c in cols if c in powders.columns]].round(3).to_string(index=False))
-            if 'extrapolation' in powders and powders.extrapolation.any():
-                print(f'extrapolation: {", ".join(powders.powder_name[powders.extrapolation])} lie(s) '
-                      'farther from the training powders than any '
-                      'validation powder did (domain_ratio > 1): treat those predictions as guesses')
-            print(f'per tile: {out}; per powder: {out.with_name(out.stem + "_powders.csv")}')
-        elif a.cmd == 'morphology': _morphology_cmd(a)
-        elif a.cmd == 'describe': _describe_cmd(a)
-        elif a.cmd == 'explain': _explain_cmd(a)
-        elif a.cmd == 'crossvalidate': _crossvalidate_cmd(a)
-        elif a.cmd == 'pipelines':
-            for k, p in cv.PIPELINES.items(): print(f'{k:12s} {p}')
-        elif a.cmd == 'demo-tiles':
-            for p in cv.demo_tiles(a.dst, a.n, a.size, a.seed): print(p)
-    except (cv.TileError, cv.ConversionError, syn.SynthError, StudyError, FileNotFoundError, FileExistsError, PermissionError, KeyError, ValueError) as e:
+    try: a.func(a)   # the subcommand's `_NAME_cmd`
+    except (cv.TileError, cv.ConversionError, syn.SynthError, StudyError, FileNotFoundError, FileExistsError,
+            PermissionError, KeyError, ValueError) as e:
         message = f'powderflow {a.cmd}: error: {e.args[0] if isinstance(e, KeyError) else e}'
         if a.cmd in ('morphology', 'describe'):   # a usage error (or no image measured): exit status 2
             print(message, file=sys.stderr); sys.exit(2)

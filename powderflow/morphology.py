@@ -448,6 +448,72 @@ def failed_images_summary(
 IMAGE_COLUMNS = ('image', 'powder_name', 'status', 'method', 'labels', 'height', 'width', 'pixel_size_um', 'magnification',
                  'scale_source', 'bit_depth', 'data_bar', 'n_particles', 'n_border', 'coverage')   # of images.csv
 
+def _common_folder(
+    files, # `semfiles.image_files`' (image, given) pairs
+)->Path:
+    "The inputs' common folder: label images mirror the folders below it"
+    parents = [f.absolute().parent for f, _ in files]
+    common = parents[0]
+    for q in parents[1:]:
+        while not q.is_relative_to(common): common = common.parent
+    return common
+
+def _measure_file(
+    f, # an image
+    name, # its powder
+    out, # the output folder: its label image goes to out/labels/...
+    common, # the inputs' common folder (`_common_folder`)
+    pixel_size_um, # pixel size of images whose metadata gives no scale
+    magnification, # magnification of images whose metadata gives no scale
+    method, # the segmenter
+)->tuple:
+    "One image measured and its label image written: its particles, its `images.csv` row, what its figure shows"
+    # a bad image is a row that says why, not the end of the batch
+    try: t, labels, img8, meta = measure_image(f, pixel_size_um, magnification, method)
+    except MorphologyError as e:
+        return None, dict(image=str(f), powder_name=name, status=failure_reason(e, f), method=method), None
+    dst = out/'labels'/f.absolute().parent.relative_to(common)/f'{f.stem}_labels.tif'
+    _write_labels(dst, labels)
+    t.insert(0, 'image', str(f)); t.insert(1, 'powder_name', name)
+    row = dict(image=str(f), powder_name=name, status='ok', method=method, labels=str(dst.relative_to(out)),
+               height=labels.shape[0], width=labels.shape[1],
+               pixel_size_um=meta.get('pixel_size_um'), magnification=meta.get('magnification'),
+               scale_source=meta.get('scale_source', ''),
+               bit_depth=meta['bit_depth'], data_bar=meta.get('data_bar', ''),
+               n_particles=int((~t.border).sum()),
+               n_border=int(t.border.sum()), coverage=float((labels > 0).mean()))
+    return t, row, (img8, labels, meta.get('pixel_size_um'))
+
+def _image_table(
+    rows, # `images.csv`'s rows, one per image
+)->pd.DataFrame:
+    "`images.csv`: the same columns whether or not any image was measured; counts stay integers beside blanks"
+    return pd.DataFrame(rows).reindex(columns=IMAGE_COLUMNS).astype({c: 'Int64' for c in
+                                                                     ('height', 'width', 'bit_depth',
+                                                                      'n_particles', 'n_border')})
+
+def _check_one_scale(
+    measured, # the measured images' rows
+):
+    "Refuse a powder whose images mix a scale and none: its sizes would mix microns and pixels"
+    for name, g in measured.groupby('powder_name'):
+        if g.pixel_size_um.notna().any() and g.pixel_size_um.isna().any():
+            raise MorphologyError(f'powder {name!r} mixes images with and without a scale '
+                                  f'({", ".join(g.image[g.pixel_size_um.isna()][:3])} '
+                                  'have none): give --pixel-size or --magnification, or measure them apart')
+
+def _powder_figures(
+    particles, # every measured particle
+    shown, # {powder: (8-bit image, labels, pixel size)} of the image each powder's figure shows
+    out, # the output folder: figures go to out/figures
+):
+    "A figure per powder (`plot_powder`)"
+    import matplotlib.pyplot as plt
+    for name, (img8, labels, px) in shown.items():
+        fig = plot_powder(particles[particles.powder_name == name], img8, labels,
+                          f'{name}: particle morphometry', px)
+        save_figure(fig, out/'figures'/f'{re.sub(r"[^A-Za-z0-9._-]+", "_", name)}.png'); plt.close(fig)
+
 def morphology_files(
     paths, # SEM images: files, folders (searched recursively) or globs; TIFF, PNG, JPEG or BMP, 16-bit or 8-bit
     out, # output folder
@@ -464,39 +530,19 @@ def morphology_files(
                                                                                            'magnification')
     files = image_files(paths)
     out = check_writable(out)
-    parents = [f.absolute().parent for f, _ in files]
-    common = parents[0]   # label images mirror the folders below the inputs' common folder
-    for q in parents[1:]:
-        while not q.is_relative_to(common): common = common.parent
+    common = _common_folder(files)   # label images mirror the folders below the inputs' common folder
     particles, images, shown = [], [], {}
     for f, given in files:
         name = powder or powder_of(f, given)
-        # a bad image is a row that says why, not the end of the batch
-        try: t, labels, img8, meta = measure_image(f, pixel_size_um, magnification, method)
-        except MorphologyError as e:
-            images.append(dict(image=str(f), powder_name=name, status=failure_reason(e, f), method=method)); continue
-        dst = out/'labels'/f.absolute().parent.relative_to(common)/f'{f.stem}_labels.tif'
-        _write_labels(dst, labels)
-        t.insert(0, 'image', str(f)); t.insert(1, 'powder_name', name)
+        t, row, view = _measure_file(f, name, out, common, pixel_size_um=pixel_size_um,
+                                     magnification=magnification, method=method)
+        images.append(row)
+        if t is None: continue
         particles.append(t)
-        images.append(dict(image=str(f), powder_name=name, status='ok', method=method, labels=str(dst.relative_to(out)),
-                           height=labels.shape[0], width=labels.shape[1],
-                           pixel_size_um=meta.get('pixel_size_um'), magnification=meta.get('magnification'),
-                           scale_source=meta.get('scale_source', ''),
-                           bit_depth=meta['bit_depth'], data_bar=meta.get('data_bar', ''),
-                           n_particles=int((~t.border).sum()),
-                           n_border=int(t.border.sum()), coverage=float((labels > 0).mean())))
-        if figures and name not in shown: shown[name] = (img8, labels, meta.get('pixel_size_um'))
-    # the same columns whether or not any image was measured; counts stay integers beside the failed rows' blanks
-    images = pd.DataFrame(images).reindex(columns=IMAGE_COLUMNS).astype({c: 'Int64' for c in
-                                                                        ('height', 'width', 'bit_depth',
-                                                                         'n_particles', 'n_border')})
+        if figures and name not in shown: shown[name] = view
+    images = _image_table(images)
     measured = images[images.status == 'ok']
-    for name, g in measured.groupby('powder_name'):
-        if g.pixel_size_um.notna().any() and g.pixel_size_um.isna().any():
-            raise MorphologyError(f'powder {name!r} mixes images with and without a scale '
-                                  f'({", ".join(g.image[g.pixel_size_um.isna()][:3])} '
-                                  'have none): give --pixel-size or --magnification, or measure them apart')
+    _check_one_scale(measured)
     with atomic_write(out/'images.csv', 'w') as fh: images.to_csv(fh, index=False)
     if not len(measured):
         # nothing measured: no tables of particles, and none left from an earlier run beside this images.csv
@@ -509,12 +555,7 @@ def morphology_files(
     powders = powder_statistics(particles).merge(per_image)
     for stem, tab in (('particles', particles), ('powders', powders)):
         with atomic_write(out/f'{stem}.csv', 'w') as fh: tab.to_csv(fh, index=False)
-    if figures:
-        import matplotlib.pyplot as plt
-        for name, (img8, labels, px) in shown.items():
-            fig = plot_powder(particles[particles.powder_name == name], img8, labels,
-                              f'{name}: particle morphometry', px)
-            save_figure(fig, out/'figures'/f'{re.sub(r"[^A-Za-z0-9._-]+", "_", name)}.png'); plt.close(fig)
+    if figures: _powder_figures(particles, shown, out)
     return particles, powders
 
 # %% ../nbs/02a_morphology.ipynb #33f8dd74

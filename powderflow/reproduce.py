@@ -152,28 +152,7 @@ def run_study(
                     packages=_versions(), notebooks=[], status='running')
     t_all, started_ns = time.time(), time.time_ns()
     for i, name in enumerate(names, 1):
-        src, dst = nbs/f'{name}.ipynb', run/'notebooks'/f'{name}.ipynb'
-        # a notebook gets the parameters it has, and no others (papermill would warn)
-        takes = _params_of(src)
-        p = {k: v for k, v in params.items() if k in takes} | ({'out_dir': str(staging)} if 'out_dir' in takes else {})
-        print(f'[{i}/{len(names)}] {name} ...', end='\n' if progress else ' ', flush=True)
-        t0 = time.time()
-        try: _execute(pm, src, dst, p, nbs, kernel, progress)
-        except pm.PapermillExecutionError as e:
-            manifest['notebooks'].append(dict(name=name, seconds=round(time.time() - t0, 1), status='failed',
-                                              error=f'{e.ename}: {e.evalue}'))
-            manifest.update(status=f'failed in {name}', total_s=round(time.time() - t_all, 1)); write_manifest(manifest, staging)
-            print('failed', flush=True)
-            raise StudyError(f'{name}.ipynb failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  executed '
-                             f'notebook, with the error: {dst}\n'
-                             f'  this run\'s outputs so far, and its manifest: {staging}'
-                             + (f'\n  {out} is as it was: nothing is published before the whole study has run' if out != staging else '')) from None
-        manifest['notebooks'].append(dict(name=name, seconds=round(time.time() - t0, 1), status='ok'))
-        if data.joinpath('records.csv').exists(): manifest['data'] = dict(path=str(data),
-                                                                          fingerprint=data_fingerprint(data))
-        write_manifest(manifest, staging)
-        print(f'[{i}/{len(names)}] {name} done in {time.time() - t0:.0f} s' if progress else 'done in '
-                                                                                             f'{time.time() - t0:.0f} s', flush=True)
+        _run_notebook(pm, name, f'[{i}/{len(names)}]', nbs, run, params, manifest, t_all, kernel, progress)
     manifest.update(status='finished', total_s=round(time.time() - t_all, 1),
                     finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
     write_manifest(manifest, staging)
@@ -183,6 +162,46 @@ def run_study(
     return manifest
 
 # %% ../nbs/95_reproduce.ipynb #cf983df9
+def _run_notebook(
+    pm, # papermill
+    name, # the notebook, without `.ipynb`
+    step, # its place in the study, '[i/n]'
+    nbs, # the notebooks' folder
+    run, # the run folder: the executed notebook goes to `run/notebooks`, its figures to `run/figures`
+    params, # the study's parameters (their `data_dir` and `out_dir` are the study's data and figures)
+    manifest, # the study's manifest: this notebook's line added, written after it
+    started, # when the study started (`time.time()`)
+    kernel, # Jupyter kernel
+    progress, # papermill's per-cell bar
+):
+    "Execute one notebook of the study with the parameters it declares, and record it; a failure: `StudyError`"
+    src, dst, staging = nbs/f'{name}.ipynb', run/'notebooks'/f'{name}.ipynb', run/'figures'
+    data, out = Path(params['data_dir']), Path(params['out_dir'])
+    # a notebook gets the parameters it has, and no others (papermill would warn)
+    takes = _params_of(src)
+    p = {k: v for k, v in params.items() if k in takes}
+    if 'out_dir' in takes: p['out_dir'] = str(staging)   # figures into the run folder until the study has run
+    print(f'{step} {name} ...', end='\n' if progress else ' ', flush=True)
+    t0 = time.time()
+    try: _execute(pm, src, dst, p, nbs, kernel, progress)
+    except pm.PapermillExecutionError as e:
+        manifest['notebooks'].append(dict(name=name, seconds=round(time.time() - t0, 1), status='failed',
+                                          error=f'{e.ename}: {e.evalue}'))
+        manifest.update(status=f'failed in {name}', total_s=round(time.time() - started, 1))
+        write_manifest(manifest, staging)
+        print('failed', flush=True)
+        raise StudyError(f'{name}.ipynb failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  executed '
+                         f'notebook, with the error: {dst}\n'
+                         f'  this run\'s outputs so far, and its manifest: {staging}'
+                         + (f'\n  {out} is as it was: nothing is published before the whole study has run'
+                            if out != staging else '')) from None
+    manifest['notebooks'].append(dict(name=name, seconds=round(time.time() - t0, 1), status='ok'))
+    if data.joinpath('records.csv').exists(): manifest['data'] = dict(path=str(data),
+                                                                      fingerprint=data_fingerprint(data))
+    write_manifest(manifest, staging)
+    took = f'done in {time.time() - t0:.0f} s'
+    print(f'{step} {name} {took}' if progress else took, flush=True)
+
 def _execute(pm, src, dst, params, cwd, kernel, progress):
     "papermill on one notebook, its kernel on IPC sockets in a temporary folder (TCP on Windows, which has no IPC transport)"
     import tempfile
