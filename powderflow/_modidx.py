@@ -542,6 +542,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'powderflow.reproduce._git': ('reproduce.html#_git', 'powderflow/reproduce.py'),
                                       'powderflow.reproduce._is_study_file': ('reproduce.html#_is_study_file', 'powderflow/reproduce.py'),
                                       'powderflow.reproduce._params_of': ('reproduce.html#_params_of', 'powderflow/reproduce.py'),
+                                      'powderflow.reproduce._replace_data': ('reproduce.html#_replace_data', 'powderflow/reproduce.py'),
                                       'powderflow.reproduce._run_notebook': ('reproduce.html#_run_notebook', 'powderflow/reproduce.py'),
                                       'powderflow.reproduce._versions': ('reproduce.html#_versions', 'powderflow/reproduce.py'),
                                       'powderflow.reproduce.copy_outputs': ('reproduce.html#copy_outputs', 'powderflow/reproduce.py'),

@@ -61,6 +61,9 @@ def _reproduce_args(sub):
     r.add_argument('--data', default=None,
                    help='your data folder (records.csv), or where the simulated benchmark goes (default: '
                         'RUN/data)')
+    r.add_argument('--overwrite', action='store_true',
+                   help="replace a simulated data set in DATA that is not this study's (an older simulator version's, "
+                        "another profile's or seed's); your own records are never replaced")
     r.add_argument('--backbones', nargs='+', default=None, metavar='NAME',
                    help="the grid's backbones (default: the profile's)")
     r.add_argument('--pipelines', nargs='+', default=None, metavar='NAME',
@@ -88,7 +91,8 @@ def _reproduce_cmd(a):
     names = [n for n in STUDY_NOTEBOOKS if n in a.only] if a.only else STUDY_NOTEBOOKS
     m = run_study(profile=a.profile, out=a.out, run=a.run, data=a.data, backbones=a.backbones,
                   pipelines=a.pipelines, epochs=a.epochs, size=a.size, seed=a.seed, device=a.device,
-                  nbs=a.notebooks, names=names, notebook_outputs=a.notebook_outputs)
+                  nbs=a.notebooks, names=names, notebook_outputs=a.notebook_outputs,
+                  overwrite=a.overwrite)
     print(f"study ({a.profile}) finished in {m['total_s'] / 60:.1f} min; figures, tables and "
           f"manifest in {Path(m['parameters']['out_dir'])}")
 

@@ -131,6 +131,8 @@ def run_study(
     kernel='python3', # Jupyter kernel
     progress=None, # papermill's per-cell bar (default: `progress_bars`, on a terminal or in a notebook)
     notebook_outputs=False, # when all succeed, put the executed notebooks' outputs into their sources (`copy_outputs`)
+    overwrite=False, # replace a simulated data set in `data` that is not this study's (an older simulator version's,
+                     # another profile's or seed's); your own records are never replaced
 )->dict:
     "Execute the study's notebooks in order with papermill into the run folder; when all succeed, publish figures and tables into `out`"
     import papermill as pm
@@ -141,6 +143,7 @@ def run_study(
     for d in (run/'notebooks', staging): d.mkdir(parents=True, exist_ok=True)
     progress = progress_bars() if progress is None else progress
     data = Path(data).resolve() if data else run/'data'
+    if overwrite: _replace_data(data, profile, seed)
     params = dict(profile=profile, data_dir=str(data), run_dir=str(run/'work'), out_dir=str(out),
                   backbones=backbones and list(backbones),
                   pipelines=pipelines and list(pipelines), epochs=epochs, size=size, seed=seed, device=device,
@@ -162,6 +165,16 @@ def run_study(
     return manifest
 
 # %% ../nbs/95_reproduce.ipynb #cf983df9
+def _replace_data(
+    data, # the study's data folder
+    profile, # the study's profile
+    seed, # the study's seed
+):
+    "`run_study(overwrite=True)`: a simulated data set in `data` that is not this study's is replaced by it"
+    from powderflow.synthetic import synthesize
+    # the simulator's manifest marks its data sets: your records have none, and are left as they are
+    if (data/'manifest.json').exists(): synthesize(data, profile, seed=seed, progress=False, overwrite=True)
+
 def _run_notebook(
     pm, # papermill
     name, # the notebook, without `.ipynb`

@@ -102,3 +102,29 @@ def test_crossvalidate_on_records(tmp_path):
     assert r.returncode == 1 and 'column HR: every powder has 1.2' in r.stderr and not (tmp_path/'cv2').exists(), r.stderr
     r = run('crossvalidate', '--records', tmp_path/'data'/'records.csv', '--out', tmp_path/'cv3')
     assert r.returncode == 1 and 'needs at least 10' in r.stderr, r.stderr
+
+def test_reproduce_overwrite_replaces_an_older_simulators_data(tmp_path):
+    "Issue 34: a data folder that an older simulator version wrote stops `reproduce`; `--overwrite` reaches " \
+    "`run_study`, which replaces the data set with the study's before the notebooks run"
+    import json, nbformat
+    from powderflow.synthetic import GENERATOR_VERSION
+    nbs = tmp_path/'nbs'; nbs.mkdir()   # a study of one notebook that reads its data as 02_synthetic does
+    nb = nbformat.v4.new_notebook(metadata={'kernelspec': {'name': 'python3', 'display_name': 'python3',
+                                                           'language': 'python'}})
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'tiny'\ndata_dir = None\nrun_dir = None\nseed = 0\nout_dir = None",
+                                          metadata={'tags': ['parameters']}),
+                nbformat.v4.new_code_cell('from powderflow.synthetic import study_data\n'
+                                          'study_data(data_dir, run_dir, profile, seed)')]
+    nbformat.write(nb, nbs/'02_synthetic.ipynb')
+    data = tmp_path/'data'
+    assert run('synth', '--out', data, '--tiles-per-mag', 1, '--size', 64, '--workers', 0).returncode == 0
+    old = json.loads((data/'manifest.json').read_text()) | dict(version=GENERATOR_VERSION - 1, fingerprint='older')
+    (data/'manifest.json').write_text(json.dumps(old))
+    study = ('reproduce', '--profile', 'tiny', '--run', tmp_path/'run', '--data', data, '--notebooks', nbs,
+             '--only', '02_synthetic')
+    r = run(*study)
+    assert r.returncode == 1 and f'written by version {GENERATOR_VERSION - 1} of the simulator' in r.stderr, r.stderr
+    r = run(*study, '--overwrite')
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    new = json.loads((data/'manifest.json').read_text())
+    assert (new['version'], new['profile'], new['seed']) == (GENERATOR_VERSION, 'tiny', 0) and new['params'] != old['params']
