@@ -617,7 +617,7 @@ def _check_manifest(out, manifest, overwrite):
                      f'{manifest["version"]}' if old.get('version') != manifest['version'] else '')
             raise FileExistsError(f'{out}: holds a different data set (profile {old.get("profile")}, seed '
                                   f'{old.get("seed")}, {old.get("params")}{older}); use another folder, or '
-                                  'overwrite=True to replace it')
+                                  'replace it: overwrite=True (powderflow synth or reproduce: --overwrite)')
         import shutil  # a different data set of ours: remove all of it before anything new is written
         for name in _OUTPUTS:
             p = out/name

@@ -124,6 +124,7 @@ def test_reproduce_overwrite_replaces_an_older_simulators_data(tmp_path):
              '--only', '02_synthetic')
     r = run(*study)
     assert r.returncode == 1 and f'written by version {GENERATOR_VERSION - 1} of the simulator' in r.stderr, r.stderr
+    assert 'overwrite=True (powderflow synth or reproduce: --overwrite)' in r.stderr   # the flag as well as the argument
     r = run(*study, '--overwrite')
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     new = json.loads((data/'manifest.json').read_text())
