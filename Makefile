@@ -9,9 +9,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONSTRAINTS ?= constraints.txt
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
-# the test run: one thread per process, two pytest workers on the two cores
+# the test run: one thread per process, two pytest workers on the two cores; the tests of the one tiny study run
+# (xdist_group 'tiny_study') go to one worker together while the other takes the rest; the 15 slowest tests listed
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=15
 
 .PHONY: reproduce test lab bench bench-synth bench-train bench-input bench-spectra bench-morphology export readme venv
 

@@ -1,48 +1,54 @@
-"The study end to end as a user runs it: `powderflow reproduce --profile tiny`, twice; and the committed figures/ with their index."
-import json, os, shutil, subprocess, sys
+"""The study end to end as a user runs it: `powderflow reproduce --profile tiny`, once for the whole test session (the
+`tiny_study` fixture, whose executed notebooks test_notebooks.py checks too), with two of its notebooks run again
+to show the study is deterministic; and the committed figures/ with their index."""
+import json
 from pathlib import Path
 import pandas as pd
-from conftest import REPO
-from powderflow.reproduce import STUDY_NOTEBOOKS, FIGURES, describe
+from conftest import REPO, SCRUBBED, TINY_STUDY, powderflow as run
+from powderflow.reproduce import STUDY_NOTEBOOKS, FIGURES, describe, data_fingerprint
 from powderflow.config import study_grid
 
-def run(*args, timeout=900, env=None):
-    exe = shutil.which('powderflow') or str(Path(sys.executable).parent/'powderflow')
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+# two notebooks that make figures and tables from nothing but their parameters, in seconds: the demo tiles'
+# conversions, and the simulated benchmark (into the run's data/) with its label figures
+RERUN = ('01_conversion', '02_synthetic')
 
-# a newcomer's shell, as in `env -i PATH=/usr/bin:/bin HOME=$HOME make reproduce`: no HF_HUB_OFFLINE, no thread settings, no venv
-SCRUBBED = dict(PATH='/usr/bin:/bin', HOME=os.environ.get('HOME', '/root'))
-
-def test_two_tiny_runs_give_identical_tables(tmp_path):
-    "The README's main command in a scrubbed environment, twice: it runs, it logs briefly, and it is deterministic"
-    # one after the other: side by side, each process's default torch threads oversubscribe the cores and take 3x as long
-    ra, rb = (run('reproduce', '--profile', 'tiny', '--run', tmp_path/k, env=SCRUBBED) for k in 'ab')
-    for r in (ra, rb): assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+@TINY_STUDY
+def test_tiny_study_runs_and_logs_briefly(tiny_study):
+    "The README's main command in a scrubbed environment: it runs, and it logs briefly"
+    r = tiny_study.check()
     n = len(STUDY_NOTEBOOKS)
-    lines = ra.stdout.splitlines()   # not a terminal: one line per notebook with its time, then the summary; no bars, no warnings
+    lines = r.stdout.splitlines()   # not a terminal: one line per notebook with its time, then the summary; no bars, no warnings
     assert len(lines) == n + 1 and lines[0].startswith(f'[1/{n}] 00_core ... done in ') and lines[-2].startswith(f'[{n}/{n}] 09e_spectra_training ... done in ')
-    assert '\r' not in ra.stdout + ra.stderr and 'without encryption' not in ra.stderr and 'FutureWarning' not in ra.stderr, ra.stderr[-3000:]
-    fa, fb = tmp_path/'a'/'figures', tmp_path/'b'/'figures'
+    assert '\r' not in r.stdout + r.stderr and 'without encryption' not in r.stderr and 'FutureWarning' not in r.stderr, r.stderr[-3000:]
+
+@TINY_STUDY
+def test_tiny_study_writes_every_file_with_its_index(tiny_study):
+    run_dir = tiny_study.check().path
+    fa = run_dir/'figures'
     names = sorted(p.name for p in fa.iterdir())
-    assert names == sorted(p.name for p in fb.iterdir())
     tables = [n for n in names if n.endswith(('.csv', '.md')) and n != 'README.md']
     assert len(tables) >= 20, tables
-    for n in names:
-        if n in ('manifest.json', 'README.md'): continue   # these hold times
-        assert (fa/n).read_bytes() == (fb/n).read_bytes(), f'{n} differs between two runs with the same parameters'
     # every file is described in the index, and the index lists every file
     index = (fa/'README.md').read_text()
     for n in names:
         if n != 'README.md': describe(n); assert f'[{n}]({n})' in index, n
     # the executed notebooks are kept for inspection
-    assert sorted(p.stem for p in (tmp_path/'a'/'notebooks').glob('*.ipynb')) == sorted(STUDY_NOTEBOOKS)
-    # the manifest
-    ma, mb = (json.loads((f/'manifest.json').read_text()) for f in (fa, fb))
+    assert sorted(p.stem for p in (run_dir/'notebooks').glob('*.ipynb')) == sorted(STUDY_NOTEBOOKS)
+
+@TINY_STUDY
+def test_tiny_study_manifest(tiny_study):
+    fa = tiny_study.check().path/'figures'
+    ma = json.loads((fa/'manifest.json').read_text())
     assert ma['status'] == 'finished' and ma['profile'] == 'tiny' and [n['name'] for n in ma['notebooks']] == list(STUDY_NOTEBOOKS)
     assert all(n['status'] == 'ok' and n['seconds'] > 0 for n in ma['notebooks'])
-    assert ma['data']['fingerprint'] == mb['data']['fingerprint'] and len(ma['data']['fingerprint']) == 16
+    assert len(ma['data']['fingerprint']) == 16
     assert ma['packages']['torch'] and ma['packages']['fastai'] and ma['device']['device'] == 'cpu' and 'commit' in ma['git']
     assert ma['parameters']['seed'] == 0 and ma['parameters']['out_dir'] == str(fa)
+
+@TINY_STUDY
+def test_tiny_study_results(tiny_study):
+    run_dir = tiny_study.check().path
+    fa = run_dir/'figures'
     # the grid: one row per backbone x pipeline of the tiny profile
     grid = pd.read_csv(fa/'05b_grid.csv')
     assert len(grid) == 4 and set(grid.backbone) == {'regnety_004', 'shufflenet_v2_x1_0'} and set(grid.pipeline) == {'PC', 'Fixed'}
@@ -53,7 +59,27 @@ def test_two_tiny_runs_give_identical_tables(tmp_path):
     assert stats.loc['PS', 'pct_black'] >= 2 and stats.loc['PC', 'pct_white'] >= 0.5
     summary = pd.read_csv(fa/'02_synthetic_labels.csv').set_index('fact')
     assert summary.loc['powders', 'simulated'] == 38   # the default powder set, as the real study's
-    assert len(pd.read_csv(tmp_path/'a'/'data'/'records.csv')) == 48   # the tiny benchmark, generated into the run folder
+    assert len(pd.read_csv(run_dir/'data'/'records.csv')) == 48   # the tiny benchmark, generated into the run folder
+
+@TINY_STUDY
+def test_two_notebooks_run_again_give_identical_files(tiny_study, tmp_path):
+    "Determinism, without a second study: two notebooks of it again, into another run folder, write the same bytes"
+    a = tiny_study.check().path
+    r = run('reproduce', '--profile', 'tiny', '--run', tmp_path/'b', '--only', *RERUN, env=SCRUBBED)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert '\r' not in r.stdout + r.stderr and 'without encryption' not in r.stderr and 'FutureWarning' not in r.stderr, r.stderr[-3000:]
+    fa, fb = a/'figures', tmp_path/'b'/'figures'
+    # what these notebooks write: the files named after them (01_*, 02_*) in the study's figures
+    theirs = sorted(p.name for p in fa.iterdir() if p.name.startswith(tuple(n[:3] for n in RERUN)))
+    names = sorted(p.name for p in fb.iterdir() if p.name not in ('manifest.json', 'README.md'))   # these hold times
+    assert names == theirs and len(names) >= 7 and any(n.endswith('.png') for n in names) and any(n.endswith('.csv') for n in names), (names, theirs)
+    for n in names: assert (fa/n).read_bytes() == (fb/n).read_bytes(), f'{n} differs between two runs with the same parameters'
+    # the simulated benchmark too
+    mb = json.loads((fb/'manifest.json').read_text())
+    assert [n['name'] for n in mb['notebooks']] == list(RERUN) and mb['status'] == 'finished'
+    ma = json.loads((fa/'manifest.json').read_text())
+    assert ma['data']['fingerprint'] == mb['data']['fingerprint'] == data_fingerprint(tmp_path/'b'/'data')
+    assert (a/'data'/'records.csv').read_bytes() == (tmp_path/'b'/'data'/'records.csv').read_bytes()
 
 def test_reproduce_refuses_unknown_notebook_and_backbone(tmp_path):
     r = run('reproduce', '--profile', 'tiny', '--run', tmp_path/'r', '--only', '05_training', '99_nothing')
