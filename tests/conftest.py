@@ -1,7 +1,7 @@
 "Test settings: one thread, non-interactive plotting; shared fixtures. Not offline mode: a test of the offline path forces it itself."
 import os
 for k, v in dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', MPLBACKEND='Agg').items(): os.environ.setdefault(k, v)
-import json, shutil, subprocess, sys
+import shutil, subprocess, sys
 from dataclasses import dataclass
 from pathlib import Path
 import pytest, torch
@@ -16,7 +16,7 @@ SCRUBBED = dict(PATH='/usr/bin:/bin', HOME=os.environ.get('HOME', '/root'))
 # so the other worker does the rest of the suite instead of waiting for the run
 TINY_STUDY = pytest.mark.xdist_group('tiny_study')
 
-def powderflow(*args, timeout=2400, env=None):  # TEMP-VALIDATION
+def powderflow(*args, timeout=900, env=None):
     "Run the `powderflow` command in the checkout; the CompletedProcess"
     exe = shutil.which('powderflow') or str(Path(sys.executable).parent/'powderflow')
     return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)

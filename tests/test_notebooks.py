@@ -35,13 +35,15 @@ def check_executed(ran, src):
         assert r.execution_count is not None and r.metadata.papermill.status == 'completed' and not r.metadata.papermill.exception, \
             f'{name}, cell {c.id} was not executed'
 
-@pytest.mark.parametrize('nb', [pytest.param(p, marks=TINY_STUDY) if p.stem in STUDY_NOTEBOOKS else p for p in NOTEBOOKS],
-                         ids=lambda p: p.name)
-def test_notebook(nb, request):
-    if nb.stem in STUDY_NOTEBOOKS:
-        run_dir = request.getfixturevalue('tiny_study').path
-        check_executed(run_dir/'notebooks'/nb.name, nb)
-        return
+@TINY_STUDY
+@pytest.mark.parametrize('nb', [p for p in NOTEBOOKS if p.stem in STUDY_NOTEBOOKS], ids=lambda p: p.name)
+def test_study_notebook(nb, tiny_study):
+    "A notebook of the study, as the session's tiny study run executed it (the first of these tests waits for that run)"
+    check_executed(tiny_study.path/'notebooks'/nb.name, nb)
+
+@pytest.mark.parametrize('nb', [p for p in NOTEBOOKS if p.stem not in STUDY_NOTEBOOKS], ids=lambda p: p.name)
+def test_notebook(nb):
+    "A notebook outside the study, executed as `nbdev_test` does"
     skip = get_config(REPO).tst_flags.split()
     ok, secs = run_notebook(nb, skip_flags=skip, basepath=str(REPO))
     assert ok, f'{nb.name} failed (its traceback is printed above)'
