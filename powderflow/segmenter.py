@@ -16,6 +16,7 @@ from skimage import segmentation
 from fastai.layers import ConvLayer
 from fastai.callback.core import Callback
 from .files import save_model_folder, read_model_folder
+from .runtime import default_device
 
 # %% auto #0
 __all__ = ['AMPIS_TILES', 'DECODING', 'POWDER_FAMILIES', 'coco_labels', 'read_annotated', 'segmentation_targets', 'ParticleUNet',
@@ -200,7 +201,7 @@ def train_segmenter(
     seed=0, # weights, crops and augmentations
     init=None, # a `ParticleUNet` whose weights to start from (a second round), or None for new weights
     first_epoch=0, # the epoch number the crops start from (a second round draws crops the first did not)
-    device='cpu', # where to train ('cuda' for the full profile on a GPU)
+    device=None, # where to train: 'cpu', 'cuda', ...; None: a GPU if there is one (`runtime.default_device`)
     cbs=(), # further fastai callbacks (progress, a time limit)
 ):
     "A fastai `Learner` with a `ParticleUNet` trained on the crops (`fit_one_cycle`, AdamW); on a CPU the same seed gives the same weights"
@@ -211,6 +212,7 @@ def train_segmenter(
         return ([working_scale(it['image'], scale) for it in items],
                 [segmentation_targets(working_scale(it['labels'], scale, nearest=True)) for it in items])
     torch.manual_seed(seed)
+    device = default_device(device)
     dls = DataLoaders.from_dsets(ParticleCrops(*prepare(train), n=crops, size=size, seed=seed),
                                  FixedTiles(*prepare(valid), size=size), bs=bs, num_workers=0, device=device,
                                  shuffle=False)
