@@ -17,9 +17,9 @@ from .fitting import regression_metrics
 __all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_COLUMNS', 'KEY_METRICS', 'MODEL_ORDER',
            'MODEL_WORDS', 'classification_metrics', 'evaluate_predictions', 'powder_labels', 'cv_folds',
            'fit_regressors', 'predict_regressors', 'fit_predict', 'mean_predictions', 'oracle_features',
-           'morphometry_features', 'mean_baseline', 'feature_baseline', 'oracle_baseline', 'morphometry_baseline',
-           'prediction_rows', 'crossvalidate', 'metric_draws', 'cv_metrics', 'paired_differences', 'intervals_of',
-           'group_metrics', 'metrics_with_intervals', 'plot_cv_parity']
+           'morphometry_features', 'mean_baseline', 'feature_predictions', 'feature_baseline', 'oracle_baseline',
+           'morphometry_baseline', 'prediction_rows', 'crossvalidate', 'metric_draws', 'cv_metrics',
+           'paired_differences', 'intervals_of', 'group_metrics', 'metrics_with_intervals', 'plot_cv_parity']
 
 # %% ../nbs/05a_evaluation.ipynb #21d87c5d
 def classification_metrics(
@@ -170,6 +170,17 @@ def mean_baseline(
     "Per test powder: the training powders' mean of each target"
     return mean_predictions(powder_labels(train), sorted(test.powder_name.unique()))
 
+# %% ../nbs/05a_evaluation.ipynb #1e72abbd
+def feature_predictions(
+    features, # per-powder features (index: powder name)
+    train_labels, # `powder_labels` of the training powders
+    test_names, # the test powders, in the order of the rows returned
+)->pd.DataFrame:
+    "Per test powder: `fit_predict` on `features`, fitted on the training powders' labels"
+    test_names = list(test_names)
+    return pd.concat([pd.DataFrame(dict(powder_name=test_names)),
+                      fit_predict(features.loc[train_labels.powder_name], train_labels, features.loc[test_names])], axis=1)
+
 # %% ../nbs/05a_evaluation.ipynb #b59bef9a
 def feature_baseline(
     features, # per-powder features (index: powder name)
@@ -177,8 +188,7 @@ def feature_baseline(
     test, # test records
 )->pd.DataFrame:
     "Per test powder: `fit_predict` on `features`, fitted on the training powders"
-    tr, te = powder_labels(train), sorted(test.powder_name.unique())
-    return pd.concat([pd.DataFrame(dict(powder_name=te)), fit_predict(features.loc[tr.powder_name], tr, features.loc[te])], axis=1)
+    return feature_predictions(features, powder_labels(train), sorted(test.powder_name.unique()))
 
 # %% ../nbs/05a_evaluation.ipynb #be3eb0aa
 def oracle_baseline(
@@ -235,8 +245,7 @@ def crossvalidate(
         if mean: out.append(prediction_rows(mean_predictions(tr, test_names),
                                             labels.reset_index(drop=True), te, 'mean'))
         for name, f in (features or {}).items():
-            pred = pd.concat([pd.DataFrame(dict(powder_name=test_names)), fit_predict(f.loc[tr.powder_name], tr, f.loc[test_names])], axis=1)
-            out.append(prediction_rows(pred, labels.reset_index(drop=True), te, name))
+            out.append(prediction_rows(feature_predictions(f, tr, test_names), labels.reset_index(drop=True), te, name))
         for name, pred in (fixed or {}).items():
             out.append(prediction_rows(pred.set_index('powder_name').loc[test_names].reset_index(),
                                        labels.reset_index(drop=True), te, name))
