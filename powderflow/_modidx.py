@@ -182,8 +182,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                        'powderflow/evaluation.py'),
                                        'powderflow.evaluation.feature_baseline': ( 'evaluation.html#feature_baseline',
                                                                                    'powderflow/evaluation.py'),
-                                       'powderflow.evaluation.feature_predictions': ( 'evaluation.html#feature_predictions',
-                                                                                      'powderflow/evaluation.py'),
                                        'powderflow.evaluation.fit_predict': ('evaluation.html#fit_predict', 'powderflow/evaluation.py'),
                                        'powderflow.evaluation.fit_regressors': ( 'evaluation.html#fit_regressors',
                                                                                  'powderflow/evaluation.py'),

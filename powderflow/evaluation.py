@@ -8,10 +8,9 @@ from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from scipy.stats import rankdata
 from .core import carr_index, flow_class
 from .data import kfold_by_powder
-from .fitting import regression_metrics
+from .fitting import regression_metrics, resampled_metric
 
 # %% auto #0
 __all__ = ['LABEL_COLUMNS', 'ORACLE_FEATURES', 'VISIBLE_FEATURES', 'PREDICTION_COLUMNS', 'KEY_METRICS', 'MODEL_ORDER',
@@ -258,24 +257,6 @@ KEY_METRICS = (
     ('AOR', 'R2'), ('AOR', 'MAE'), ('HR', 'R2'), ('HR', 'MAE'), ('Hall_time', 'MAPE'),
                ('flowable', 'ROC_AUC'), ('flowable', 'Brier'))
 
-def _metric(name, y, p, idx):
-    "Metric `name` of truth y and prediction p (vectors over powders) on each row of resample indices `idx` (B x n)"
-    y, p = y[idx], p[idx]
-    if name == 'R2':
-        ss = ((y - y.mean(1, keepdims=True)) ** 2).sum(1)
-        return np.where(ss > 0, 1 - ((p - y) ** 2).sum(1) / np.where(ss > 0, ss, 1), np.nan)
-    if name == 'MAE': return np.abs(p - y).mean(1)
-    if name == 'MAPE':
-        ok = ~np.isnan(y) & ~np.isnan(p)
-        return 100 * np.where(ok, np.abs((p - y) / np.where(ok, y, 1)), 0).sum(1) / np.maximum(ok.sum(1), 1)
-    if name == 'Brier': return ((p - y) ** 2).mean(1)
-    if name == 'ROC_AUC':   # Mann-Whitney: the chance that a flowable powder gets the higher probability
-        pos = y.astype(bool); n1 = pos.sum(1); n0 = y.shape[1] - n1
-        r = rankdata(p, axis=1)
-        with np.errstate(invalid='ignore', divide='ignore'):
-            return np.where((n1 > 0) & (n0 > 0), ((r * pos).sum(1) - n1 * (n1 + 1) / 2) / (n1 * n0), np.nan)
-    raise ValueError(f'unknown metric {name!r}')
-
 # %% ../nbs/05a_evaluation.ipynb #156c263b
 def _resamples(n, n_boot, seed):
     "Row 0: the powders as they are; then `n_boot` bootstrap resamples (indices, (1 + n_boot) x n)"
@@ -296,7 +277,7 @@ def metric_draws(
         for target, metric in KEY_METRICS:
             y = g[f'{target}_true'].to_numpy(float)
             p = g['flowable_prob' if target == 'flowable' else f'{target}_pred'].to_numpy(float)
-            draws.setdefault((model, target, metric), []).append(_metric(metric, y, p, idx))
+            draws.setdefault((model, target, metric), []).append(resampled_metric(metric, y, p, idx))
     # a resample of powders that all share one value has no R2: NaN, left out of the mean
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)

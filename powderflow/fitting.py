@@ -6,13 +6,14 @@
 from __future__ import annotations
 import random
 import numpy as np, torch
+from scipy.stats import rankdata
 from .runtime import default_device, quiet_dependency_imports
 with quiet_dependency_imports():
     from fastai.callback.core import Callback
     from fastai.data.core import DataLoaders
 
 # %% auto #0
-__all__ = ['split_dataloaders', 'EpochSeed', 'regression_metrics']
+__all__ = ['split_dataloaders', 'EpochSeed', 'resampled_metric', 'regression_metrics']
 
 # %% ../nbs/00f_fitting.ipynb #3e940c4e
 def split_dataloaders(
@@ -42,6 +43,30 @@ class EpochSeed(Callback):
         torch.manual_seed(s); random.seed(s); np.random.seed(s % 2**32)
         self.dls.train.rng = random.Random(s)
 
+# %% ../nbs/00f_fitting.ipynb #429554e8
+def resampled_metric(
+    name, # 'R2', 'MAE', 'MAPE' (%), 'Brier' or 'ROC_AUC' (of a 0/1 truth)
+    y, # true values over powders (a vector)
+    p, # predictions (a vector)
+    idx, # draws x n indices into `y` and `p`, a resample per row (`arange(n)[None]`: the values as they are)
+)->np.ndarray:
+    "Metric `name` of each row's resample: one value per draw"
+    y, p = y[idx], p[idx]
+    if name == 'R2':
+        ss = ((y - y.mean(1, keepdims=True)) ** 2).sum(1)
+        return np.where(ss > 0, 1 - ((p - y) ** 2).sum(1) / np.where(ss > 0, ss, 1), np.nan)
+    if name == 'MAE': return np.abs(p - y).mean(1)
+    if name == 'MAPE':
+        ok = ~np.isnan(y) & ~np.isnan(p)
+        return 100 * (np.where(ok, np.abs((p - y) / np.where(ok, y, 1)), 0).sum(1) / np.maximum(ok.sum(1), 1))
+    if name == 'Brier': return ((p - y) ** 2).mean(1)
+    if name == 'ROC_AUC':   # Mann-Whitney: the chance that a flowable powder gets the higher probability
+        pos = y.astype(bool); n1 = pos.sum(1); n0 = y.shape[1] - n1
+        r = rankdata(p, axis=1)
+        with np.errstate(invalid='ignore', divide='ignore'):
+            return np.where((n1 > 0) & (n0 > 0), ((r * pos).sum(1) - n1 * (n1 + 1) / 2) / (n1 * n0), np.nan)
+    raise ValueError(f'unknown metric {name!r}')
+
 # %% ../nbs/00f_fitting.ipynb #ed8d7d4b
 def regression_metrics(
     y, # true values
@@ -51,8 +76,6 @@ def regression_metrics(
     y, p = np.asarray(y, float), np.asarray(p, float)
     ok = ~(np.isnan(y) | np.isnan(p)); y, p = y[ok], p[ok]
     if not len(y): return dict(MAE=np.nan, RMSE=np.nan, R2=np.nan, MAPE=np.nan, MedAE=np.nan, n=0)
-    e = p - y
-    ss = ((y - y.mean()) ** 2).sum()
-    return dict(MAE=np.abs(e).mean(), RMSE=np.sqrt((e ** 2).mean()),
-                R2=1 - (e ** 2).sum() / ss if ss > 0 else np.nan,
-                MAPE=100 * np.abs(e / y).mean(), MedAE=np.median(np.abs(e)), n=len(y))
+    e, as_is = p - y, np.arange(len(y))[None]
+    mae, r2, mape = (resampled_metric(k, y, p, as_is)[0] for k in ('MAE', 'R2', 'MAPE'))
+    return dict(MAE=mae, RMSE=np.sqrt((e ** 2).mean()), R2=r2, MAPE=mape, MedAE=np.median(np.abs(e)), n=len(y))
