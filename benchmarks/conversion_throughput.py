@@ -9,7 +9,7 @@ import argparse, os, platform, tempfile, time
 from pathlib import Path
 import cv2, numpy as np, skimage
 from skimage import exposure
-from powderflow.conversion import METHODS, convert, convert_to_array, demo_tile, write_tile, clahe8
+from powderflow.conversion import STUDY_PIPELINES, convert, convert_to_array, demo_tile, write_tile, clahe8
 
 def to8(u): return np.floor(np.clip(u, 0, 1) * 255 + 0.5).astype(np.uint8)
 def fixed(img): return exposure.rescale_intensity(img, in_range=(0, 65535), out_range=(0., 1.))
@@ -56,7 +56,7 @@ def main(n_tiles=8, size=1024, repeats=5):
           f'numpy {np.__version__}, opencv {cv2.__version__}, scikit-image {skimage.__version__}\n')
     print(f'| pipeline | powderflow MPix/s/core | reference MPix/s/core | speed-up | agreement |')
     print(f'|---|---:|---:|---:|---|')
-    for m in METHODS:
+    for m in STUDY_PIPELINES:
         ours = mpix_per_s(lambda t: convert(t, m), tiles, repeats)
         ref = mpix_per_s(REFERENCE[m], tiles, max(1, repeats // 2) if 'CLAHE' in m else repeats)
         d = [np.abs(convert(t, m).astype(int) - REFERENCE[m](t)) for t in tiles[:2]]

@@ -37,7 +37,7 @@ def items():
 def network(img, net, cfg, scale):
     "The network's readings (diameter in the image's own pixels) and mean backbone features, the image resized by `scale`"
     small = img if scale == 1 else cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    crops = np.stack([prepare_tile(c, cfg.method, cfg.cache_size) for c in reading_crops(small, cfg.tile)])
+    crops = np.stack([prepare_tile(c, cfg.pipeline, cfg.cache_size) for c in reading_crops(small, cfg.tile)])
     desc, feats = tile_descriptors(net, crops, np.ones(len(crops)), cfg.size)
     r = network_readings(desc, min(cfg.tile, *small.shape) / scale, cfg.cache_size)
     return dict(sphericity=r['net_sphericity'], aspect=r['net_aspect'], d50_px=r['net_d50_px']), feats.mean(0)

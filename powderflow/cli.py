@@ -103,11 +103,12 @@ def _convert_args(sub):
     c.add_argument('src', nargs='+',
                    help='16-bit TIFF tiles, folders of them (recursive), or a records CSV with an '
                         'image_path column')
-    c.add_argument('dst', help='output folder (files in DST/METHOD/...) or, with --array, the .npy file')
-    c.add_argument('-m', '--methods', nargs='+', default=None, metavar='METHOD',
-                   help='pipelines (default: all 12); see `powderflow pipelines`')
+    c.add_argument('dst', help='output folder (files in DST/PIPELINE/...) or, with --array, the .npy file')
+    c.add_argument('-p', '--pipelines', '-m', '--methods', dest='pipelines', nargs='+', default=None,
+                   metavar='PIPELINE', help='pipelines (default: all 12); see `powderflow pipelines`; '
+                                            '-m / --methods: their former name')
     c.add_argument('--format', choices=['tiff', 'png', 'array'], default='tiff',
-                   help='8-bit TIFF/PNG files, or one memory-mapped .npy array per method')
+                   help='8-bit TIFF/PNG files, or one memory-mapped .npy array per pipeline')
     c.add_argument('--workers', type=int, default=None, help='processes (default: all cores; 0: serial)')
     c.add_argument('--overwrite', action='store_true', help='redo outputs that exist already')
     c.add_argument('--keep-going', action='store_true',
@@ -117,16 +118,16 @@ def _convert_args(sub):
 def _convert_cmd(a):
     "`convert`: the tiles by each pipeline into files (`convert_tiles`) or arrays (`convert_to_array`)"
     if a.format == 'array':
-        dst, methods = Path(a.dst), a.methods or cv.METHODS
-        if dst.suffix == '.npy' and len(methods) > 1: raise ValueError(f'{dst}: one .npy holds one pipeline; '
-                                                                       f'give a folder for {len(methods)}')
-        for m in methods:
+        dst, pipelines = Path(a.dst), a.pipelines or cv.STUDY_PIPELINES
+        if dst.suffix == '.npy' and len(pipelines) > 1: raise ValueError(f'{dst}: one .npy holds one pipeline; '
+                                                                       f'give a folder for {len(pipelines)}')
+        for m in pipelines:
             f = dst if dst.suffix == '.npy' else dst/f'{m}.npy'
-            arr = cv.convert_to_array(_one_or_many(a.src), f, method=m, n_workers=a.workers,
+            arr = cv.convert_to_array(_one_or_many(a.src), f, pipeline=m, n_workers=a.workers,
                                       overwrite=a.overwrite, strict=not a.keep_going)
             print(f'{f}: {arr.shape} uint8')
         return
-    df = cv.convert_tiles(_one_or_many(a.src), a.dst, methods=a.methods, ext='.' + a.format,
+    df = cv.convert_tiles(_one_or_many(a.src), a.dst, pipelines=a.pipelines, ext='.' + a.format,
                           n_workers=a.workers, overwrite=a.overwrite, strict=not a.keep_going)
     print(df.status.str.split(':').str[0].value_counts().to_string())
     print(f'index of outputs: {Path(a.dst)/"conversions.csv"}')
@@ -323,13 +324,13 @@ def _pairs(items):
     return out
 
 # %% ../nbs/90_cli.ipynb #11588f7e
-def _records(records, dataset_root, method):
+def _records(records, dataset_root, pipeline):
     "A records CSV path as is, or the seed study's CSV read with its root and filtered to one conversion"
     if not dataset_root: return records
     from powderflow.data import read_seed_csv
     df = read_seed_csv(records, dataset_root)
-    one = df[df.convert_method == method].reset_index(drop=True)
-    if not len(one): raise ValueError(f'{records}: no rows converted by {method!r} (methods: '
+    one = df[df.convert_method == pipeline].reset_index(drop=True)
+    if not len(one): raise ValueError(f'{records}: no rows converted by {pipeline!r} (pipelines: '
                                       f'{", ".join(sorted(df.convert_method.unique()))})')
     return one
 
@@ -366,11 +367,14 @@ def _train_args(sub):
     t.add_argument('--profile', default=None,
                    help="training defaults, and the simulated data when no --records: tiny, quick or full "
                         "(default: quick)")
-    t.add_argument('--out', default=None, help='run folder (default: runs/BACKBONE-METHOD-SIZE)')
-    for k, typ in [('backbone', str), ('method', str), ('size', int), ('epochs', int), ('bs', int),
+    t.add_argument('--out', default=None, help='run folder (default: runs/BACKBONE-PIPELINE-SIZE)')
+    for k, typ in [('backbone', str), ('size', int), ('epochs', int), ('bs', int),
                    ('lr', float), ('seed', int),
                    ('patience', int), ('weights', str)]:
         t.add_argument(f'--{k}', type=typ, default=None)
+    t.add_argument('--pipeline', '--method', dest='pipeline', default=None,
+                   help="end-to-end: the conversion pipeline (default: the profile's, PC); see `powderflow "
+                        'pipelines`; --method: its former name')
     t.add_argument('--device', default=None,
                    help='cpu, cuda, cuda:1 (default: a GPU if there is one; under accelerate launch, each '
                         'process its own)')
@@ -407,12 +411,13 @@ def _train_cmd(a):
     conf = read_settings(a.config) if a.config else {}
     if conf.get('task') == 'spectra': return _spectra_train_cmd(a)
     recipe = a.recipe or conf.pop('recipe', None) or 'probe'
+    conf = cv.renamed_pipeline(conf, a.config)
     if recipe == 'probe': return _probe_train_cmd(a, conf)
     known = {f.name for f in fields(TrainConfig)} | {'records', 'profile', 'out'}
     unknown = set(conf) - known
     if unknown: raise ValueError(f'{a.config}: unknown setting(s) {", ".join(sorted(unknown))}; known: '
                                  f'{", ".join(sorted(known))}')
-    over = {k: getattr(a, k) for k in ('backbone', 'method', 'size', 'epochs', 'bs', 'lr', 'seed', 'patience',
+    over = {k: getattr(a, k) for k in ('backbone', 'pipeline', 'size', 'epochs', 'bs', 'lr', 'seed', 'patience',
                                        'weights', 'pretrained', 'precision', 'memory_format', 'freeze_epochs',
                                        'lr_mult') if getattr(a, k) is not None}
     over['backbone_from'] = _network_start(a, conf, over.get('backbone') or conf.get('backbone') or TrainConfig.backbone)
@@ -429,8 +434,8 @@ def _train_cmd(a):
         # under `accelerate launch`, one process generates the data, the others wait
         with rank0_first(default_device(a.device)):
             records = syn.synthesize(Path('runs')/f'data-{profile}-seed{cfg.seed}', profile, seed=cfg.seed)
-    out = Path(a.out or conf.get('out') or Path('runs')/f'{cfg.backbone}-{cfg.method}-{cfg.size}-seed{cfg.seed}')
-    res = run_training(_records(records, a.dataset_root, cfg.method), cfg, out=out, resume=not a.no_resume,
+    out = Path(a.out or conf.get('out') or Path('runs')/f'{cfg.backbone}-{cfg.pipeline}-{cfg.size}-seed{cfg.seed}')
+    res = run_training(_records(records, a.dataset_root, cfg.pipeline), cfg, out=out, resume=not a.no_resume,
                        progress=True, device=a.device)
     if rank_distrib(): return   # another process of a distributed run: rank 0 prints and draws
     write_training_figures(res, out/'figures', profile=profile if not a.records else Path(records).name)
@@ -451,7 +456,7 @@ def _backbone_start(value):
     return value
 
 # %% ../nbs/90_cli.ipynb #95d3fd1d
-END_TO_END_FLAGS = ('backbone', 'method', 'size', 'epochs', 'bs', 'lr', 'patience', 'weights', 'pretrained', 'precision',
+END_TO_END_FLAGS = ('backbone', 'pipeline', 'size', 'epochs', 'bs', 'lr', 'patience', 'weights', 'pretrained', 'precision',
                     'memory_format', 'no_mag', 'holdout', 'device', 'no_resume', 'backbone_from', 'freeze_epochs',
                     'lr_mult')
 
@@ -484,7 +489,7 @@ def _spectra_train_cmd(a):
     "`train --config FILE` for a spectra experiment (the file says `task: spectra`): the file's settings, then the flags"
     from powderflow.spectra.training import spectra_config, train_spectra
     powder_only = [f for f, v in (('--records', a.records), ('--dataset-root', a.dataset_root),
-                                  ('--method', a.method),
+                                  ('--pipeline', a.pipeline),
                          ('--patience', a.patience),
                                   ('--weights', a.weights), ('--pretrained', a.pretrained),
                          ('--no-mag', a.no_mag), ('--holdout', a.holdout),
@@ -595,7 +600,7 @@ def _evaluate_cmd(a):
         if a.out:
             Path(a.out).mkdir(parents=True, exist_ok=True)
             with atomic_write(Path(a.out)/'metrics.csv', 'w') as f: m.to_csv(f, index=False)
-    else: m = evaluate_model(a.model, _records(a.records, a.dataset_root, load_model(a.model)[1].method),
+    else: m = evaluate_model(a.model, _records(a.records, a.dataset_root, load_model(a.model)[1].pipeline),
                              out=a.out)
     n = m[(m.level == 'powder') & (m.target == 'AOR') & (m.metric == 'n')].value.iloc[0]
     print(f'{int(n)} powders the model has not seen:')

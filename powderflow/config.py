@@ -10,7 +10,7 @@ from pathlib import Path
 from .files import read_settings
 from .study import PROFILE_NAMES, profile_part
 from .model import SEED_BACKBONES, check_backbone
-from .conversion import METHODS, get_pipeline
+from .conversion import STUDY_PIPELINES, get_pipeline
 
 # %% auto #0
 __all__ = ['TRAINING_PROFILES', 'FINE_TUNING', 'STUDY_GRIDS', 'TrainConfig', 'profile_config', 'fine_tuning_config', 'study_grid']
@@ -20,7 +20,7 @@ __all__ = ['TRAINING_PROFILES', 'FINE_TUNING', 'STUDY_GRIDS', 'TrainConfig', 'pr
 class TrainConfig:
     "Everything a training run depends on"
     backbone: str = 'regnety_004'  # timm name or 'shufflenet_v2_x1_0'
-    method: str = 'PC'             # conversion pipeline (native records)
+    pipeline: str = 'PC'           # conversion pipeline (native records)
     size: int = 128                # model input side; the cache is 1/8 larger for random crops
     epochs: int = 20
     lr: float = 2e-3               # peak learning rate of the one-cycle schedule

@@ -15,12 +15,13 @@ from .figures import scale_bar
 from .semfiles import tiff_scale, drop_data_bar, complete_scale, MetadataError
 
 # %% auto #0
-__all__ = ['PIPELINES', 'METHODS', 'TILE_SUFFIXES', 'TileError', 'check_tile', 'read_tile', 'write_tile', 'demo_tile',
-           'demo_tiles', 'histogram16', 'hist_percentile', 'apply_lut16', 'stretch', 'stretch8', 'FullScale',
-           'MinMaxStretch', 'PercentileStretch', 'ImageJAuto', 'Gamma', 'LogCurve', 'clahe8', 'Clahe', 'Pipeline',
-           'register_pipeline', 'get_pipeline', 'convert', 'convert8', 'plot_pipelines', 'pipeline_stats',
-           'ConversionError', 'list_tiles', 'check_writable', 'remove_stale_temporaries', 'convert_file', 'convert_job',
-           'convert_tiles', 'resize_tile', 'prepare_tile', 'read_tile8', 'convert_to_array']
+__all__ = ['PIPELINES', 'STUDY_PIPELINES', 'METHODS', 'TILE_SUFFIXES', 'TileError', 'check_tile', 'read_tile', 'write_tile',
+           'demo_tile', 'demo_tiles', 'histogram16', 'hist_percentile', 'apply_lut16', 'stretch', 'stretch8',
+           'FullScale', 'MinMaxStretch', 'PercentileStretch', 'ImageJAuto', 'Gamma', 'LogCurve', 'clahe8', 'Clahe',
+           'Pipeline', 'register_pipeline', 'get_pipeline', 'convert', 'convert8', 'renamed_pipeline', 'plot_pipelines',
+           'pipeline_stats', 'ConversionError', 'list_tiles', 'check_writable', 'remove_stale_temporaries',
+           'convert_file', 'convert_job', 'convert_tiles', 'resize_tile', 'prepare_tile', 'read_tile8',
+           'convert_to_array']
 
 # %% ../nbs/01_conversion.ipynb #c6afb209
 class TileError(ValueError):
@@ -462,20 +463,20 @@ def get_pipeline(
 # %% ../nbs/01_conversion.ipynb #3518b379
 def convert(
     img, # uint16 image
-    method='LS', # pipeline name (see `PIPELINES`) or a `Pipeline`
+    pipeline='LS', # pipeline name (see `PIPELINES`) or a `Pipeline`
 ):
-    "Convert one 16-bit greyscale image to 8 bits by `method`"
-    return get_pipeline(method)(check_tile(img, allow_constant=True))
+    "Convert one 16-bit greyscale image to 8 bits by `pipeline`"
+    return get_pipeline(pipeline)(check_tile(img, allow_constant=True))
 
 # %% ../nbs/01_conversion.ipynb #cad271f1
 def convert8(
     img8, # uint8 image: an SEM's 8-bit export
-    method='LS', # pipeline name or a `Pipeline`
+    pipeline='LS', # pipeline name or a `Pipeline`
 ):
-    "Apply `method` to an 8-bit export: its steps on the 256 levels spread over 0..65535 (x 257); the log curve is refused"
-    p = get_pipeline(method)
+    "Apply `pipeline` to an 8-bit export: its steps on the 256 levels spread over 0..65535 (x 257); the log curve is refused"
+    p = get_pipeline(pipeline)
     if any(isinstance(t, LogCurve) for t in p.tones):
-        raise TileError(f'pipeline {method!r} ({p}) is defined on the native 16-bit signal, which an 8-bit '
+        raise TileError(f'pipeline {pipeline!r} ({p}) is defined on the native 16-bit signal, which an 8-bit '
                         'export no longer has')
     img8 = np.asarray(img8)
     if img8.dtype != np.uint8 or img8.ndim != 2: raise TileError('expected an 8-bit greyscale image, got '
@@ -495,24 +496,36 @@ register_pipeline('LS+GC', MinMaxStretch(), Gamma(1 / 2.2))
 register_pipeline('LS+CLAHE', MinMaxStretch(), clahe=Clahe(2.0, (8, 8)))
 register_pipeline('PC+GC', PercentileStretch(0.5, 99.5), Gamma(1 / 2.2))
 register_pipeline('PC+GC+CLAHE', PercentileStretch(0.5, 99.5), Gamma(1 / 2.2), clahe=Clahe(2.0, (8, 8)))
-METHODS = list(PIPELINES)  # the study's 12, in the seed's order
+STUDY_PIPELINES = list(PIPELINES)  # the study's 12, in the seed's order
+METHODS = STUDY_PIPELINES  # their former name, kept for code that uses it
+
+# %% ../nbs/01_conversion.ipynb #6d1e97fe
+def renamed_pipeline(
+    settings:dict, # saved settings: a model folder's or an array's config, a settings file
+    where='', # what they came from, named in the error
+)->dict:
+    "`settings` with the pipeline under `pipeline` where it was saved under its former name, `method`"
+    if 'method' not in settings: return settings
+    if 'pipeline' in settings: raise ValueError(f'{where}: pipeline and method (its former name) are both '
+                                                'given; keep pipeline')
+    return {('pipeline' if k == 'method' else k): v for k, v in settings.items()}
 
 # %% ../nbs/01_conversion.ipynb #c46a1d9f
 def plot_pipelines(
     img, # uint16 tile
-    methods=None, # pipeline names (default: all registered)
+    pipelines=None, # pipeline names (default: all registered)
     title=None, # figure title
     ncols=4, # panels per row
     pixel_size_um=None, # the tile's pixel size (um): a scale bar on each image
 ):
     "Figure: `img` converted by each pipeline, each image above the histogram of its 8-bit values"
     import matplotlib.pyplot as plt
-    methods = list(methods or PIPELINES)
-    nrows = -(-len(methods) // ncols)
+    pipelines = list(pipelines or PIPELINES)
+    nrows = -(-len(pipelines) // ncols)
     fig, axs = plt.subplots(2 * nrows, ncols, figsize=(3.2 * ncols, 3.7 * nrows),
                             gridspec_kw=dict(height_ratios=[3, 1] * nrows))
     for ax in axs.ravel(): ax.set_axis_off()
-    for i, m in enumerate(methods):
+    for i, m in enumerate(pipelines):
         a_img, a_hist = axs[2 * (i // ncols), i % ncols], axs[2 * (i // ncols) + 1, i % ncols]
         out = convert(img, m)
         a_img.imshow(out, cmap='gray', vmin=0, vmax=255, interpolation='antialiased')
@@ -525,18 +538,18 @@ def plot_pipelines(
         a_hist.text(0.98, 0.9, f'mean {out.mean():.0f}  sd {out.std():.0f}', transform=a_hist.transAxes,
                     ha='right', va='top', fontsize=7)
     fig.suptitle(title or f'One 16-bit tile (values {img.min()}..{img.max()} of 0..65535) through '
-                          f'{len(methods)} conversions', fontsize=12)
+                          f'{len(pipelines)} conversions', fontsize=12)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/01_conversion.ipynb #b9f501b8
 def pipeline_stats(
     tiles, # list of uint16 tiles
-    methods=None, # pipeline names (default: all registered)
+    pipelines=None, # pipeline names (default: all registered)
 ):
     "Table of what each pipeline makes of `tiles`: mean, spread, clipping and grey levels used, averaged over tiles"
     rows = []
-    for m in methods or PIPELINES:
+    for m in pipelines or PIPELINES:
         outs = [convert(t, m) for t in tiles]
         ent = [-(p[p > 0] * np.log2(p[p > 0])).sum() for p in (np.bincount(o.ravel(), minlength=256) / o.size for o in outs)]
         rows.append(dict(pipeline=m, steps=str(get_pipeline(m)),
@@ -657,31 +670,32 @@ def _raise_failures(df, what):
 # %% ../nbs/01_conversion.ipynb #e46ac193
 def _update_index(path, df):
     "Merge this run's rows into the index at `path`: one row per output, the newest status wins"
-    if path.exists(): df = pd.concat([pd.read_csv(path), df]).drop_duplicates('output', keep='last')
+    if path.exists():   # an index written before the pipeline was called so has a `method` column
+        df = pd.concat([pd.read_csv(path).rename(columns=dict(method='pipeline')), df]).drop_duplicates('output', keep='last')
     with atomic_write(path, 'w') as f: df.to_csv(f, index=False)
 
 # %% ../nbs/01_conversion.ipynb #e4407ac8
 def convert_tiles(
     src, # folder of tiles or records CSV (see `list_tiles`)
-    dst, # output folder: outputs go to dst/{method}/{path relative to the tiles' common folder}
-    methods=None, # pipeline names (default: the study's 12)
+    dst, # output folder: outputs go to dst/{pipeline}/{path relative to the tiles' common folder}
+    pipelines=None, # pipeline names (default: the study's 12)
     ext='.tiff', # '.tiff' / '.tif' (keeps the scale metadata) or '.png'
     n_workers=None, # processes (default: all cores; 0: serial)
     overwrite=False, # redo outputs that exist already?
     progress=True, # show a progress bar?
     strict=True, # raise `ConversionError` listing the bad tiles at the end (else they are only reported in the table)?
 )->pd.DataFrame:
-    "Convert every tile in `src` by each of `methods` into `dst/{method}/...`; returns a table of what was done"
-    methods = list(methods or METHODS)
-    for m in methods: get_pipeline(m)
+    "Convert every tile in `src` by each of `pipelines` into `dst/{pipeline}/...`; returns a table of what was done"
+    pipelines = list(pipelines or STUDY_PIPELINES)
+    for m in pipelines: get_pipeline(m)
     if ext not in ('.tiff', '.tif', '.png'): raise ValueError(f'ext must be .tiff, .tif or .png, not {ext!r}')
     dst = check_writable(dst).absolute()
     tiles = _tiles_outside(src, dst)
     root = _common_root(tiles)
-    jobs = [(t, {dst/m/Path(t).absolute().relative_to(root).with_suffix(ext): m for m in methods}) for t in tiles]
+    jobs = [(t, {dst/m/Path(t).absolute().relative_to(root).with_suffix(ext): m for m in pipelines}) for t in tiles]
     started = time.time()
     status = parallel_map(convert_job, jobs, n_workers, progress, overwrite=overwrite)
-    df = pd.DataFrame([dict(source=str(t), method=m, output=str(d), status=s)
+    df = pd.DataFrame([dict(source=str(t), pipeline=m, output=str(d), status=s)
                        for (t, targets), st in zip(jobs, status) for (d, m), s in zip(targets.items(), st)])
     _update_index(dst/'conversions.csv', df)
     remove_stale_temporaries(dst, started)
@@ -701,19 +715,19 @@ def resize_tile(
 # %% ../nbs/01_conversion.ipynb #691c11fb
 def prepare_tile(
     img, # a tile's pixels: uint16 (native), or uint8 (an 8-bit export, or a tile converted already)
-    method, # the model's pipeline; None: `img` is converted already (uint8, taken as it is)
+    pipeline, # the model's pipeline; None: `img` is converted already (uint8, taken as it is)
     size=None, # side of the result (`resize_tile`); None: the tile's
     degrade16=None, # a function of the 16-bit pixels, applied before conversion (robustness)
     degrade8=None, # a function of the 8-bit pixels, applied after conversion, before resizing (robustness)
 )->np.ndarray:
     "One tile as the model sees it: (degrade 16-bit) -> convert -> (degrade 8-bit) -> resize"
-    if method is None:
+    if pipeline is None:
         if img.dtype != np.uint8: raise TileError('a tile taken as converted already must be 8-bit, not '
                                                   f'{img.dtype}')
         img8 = img
     else:
         if degrade16 is not None: img = degrade16(img)
-        img8 = get_pipeline(method)(img) if img.dtype == np.uint16 else convert8(img, method)
+        img8 = get_pipeline(pipeline)(img) if img.dtype == np.uint16 else convert8(img, pipeline)
     if degrade8 is not None: img8 = degrade8(img8)
     return resize_tile(img8, size)
 
@@ -721,12 +735,12 @@ def prepare_tile(
 def _fill_row(job, dst=None, tile_shape=None):
     "Worker: convert tile `i` into row `i` of the array (resized to the row's shape if needed), then mark it done"
     cv2.setNumThreads(1)
-    i, path, method = job
-    try: img = read_tile(path)[0] if method else read_tile8(path)
+    i, path, pipeline = job
+    try: img = read_tile(path)[0] if pipeline else read_tile8(path)
     except (TileError, FileNotFoundError) as e: return f'error: {e}'
     arr, done = np.load(dst, mmap_mode='r+'), np.memmap(f'{dst}.done', np.uint8, 'r+')
     if img.shape != tuple(tile_shape): return f'error: {path}: shape {img.shape} differs from the first tile\'s {tuple(tile_shape)}'
-    arr[i] = prepare_tile(img, method, arr.shape[1:])
+    arr[i] = prepare_tile(img, pipeline, arr.shape[1:])
     arr.flush()
     done[i] = 1; done.flush()
     return 'done'
@@ -746,17 +760,17 @@ def read_tile8(
     return img
 
 # %% ../nbs/01_conversion.ipynb #d5bdf6b5
-def _first_shape(tiles, method):
+def _first_shape(tiles, pipeline):
     "Shape of the first readable tile"
     for t in tiles:
-        try: return (read_tile(t)[0] if method else read_tile8(t)).shape
+        try: return (read_tile(t)[0] if pipeline else read_tile8(t)).shape
         except (TileError, FileNotFoundError): continue
     raise ConversionError(f'none of the {len(tiles)} tiles is readable, e.g. {tiles[0]}')
 
 # %% ../nbs/01_conversion.ipynb #1d5ea648
 def _new_array(dst, tiles, index, size=None):
     "Create the zeroed array, its done bytes and its index; the array appears under its name only when whole"
-    tile_shape = _first_shape(tiles, index['method'])
+    tile_shape = _first_shape(tiles, index['pipeline'])
     shape = (len(tiles), *((size, size) if size else tile_shape))
     tmp = dst.with_name(f'.{dst.name}.tmp')
     np.lib.format.open_memmap(tmp, 'w+', np.uint8, shape).flush()
@@ -764,34 +778,39 @@ def _new_array(dst, tiles, index, size=None):
     with atomic_write(f'{dst}.json', 'w') as f: json.dump(index | {'shape': shape, 'tile_shape': tile_shape}, f)
     os.replace(tmp, dst)
 
+# %% ../nbs/01_conversion.ipynb #83fc31f2
+def _saved_index(path):
+    "An array's saved index, with the pipeline under its current name"
+    return renamed_pipeline(json.loads(Path(path).read_text()), path)
+
 # %% ../nbs/01_conversion.ipynb #d2d98fea
 def convert_to_array(
     src, # folder of tiles or records CSV (see `list_tiles`), or a pandas Series of tile paths (one row each, in its order)
     dst, # the .npy file; `{dst}.json` (which tiles, which pipeline) and `{dst}.done` (a byte per tile) go beside it
-    method='LS', # pipeline name, or None for tiles that are 8-bit already (stored as they are, resized if asked)
+    pipeline='LS', # pipeline name, or None for tiles that are 8-bit already (stored as they are, resized if asked)
     n_workers=None, # processes (default: all cores; 0: serial)
     overwrite=False, # replace `dst` even if it holds other tiles, another pipeline, or something else?
     progress=True, # show a progress bar?
     strict=True, # raise `ConversionError` listing the bad tiles at the end (else warn, and their rows stay zero and not done)?
     size=None, # resize every tile to size x size (area interpolation): one factor for all tiles, so relative scale is kept
 )->np.memmap:
-    "Convert every tile in `src` by `method` into one memory-mapped uint8 array `dst` (.npy) of shape (tiles, height, width)"
-    if method is not None: get_pipeline(method)
+    "Convert every tile in `src` by `pipeline` into one memory-mapped uint8 array `dst` (.npy) of shape (tiles, height, width)"
+    if pipeline is not None: get_pipeline(pipeline)
     dst = Path(dst)
     check_writable(dst.parent)
     tiles = [str(p) for p in (src if isinstance(src, pd.Series) else list_tiles(src))]
     if not tiles: raise FileNotFoundError(f'{src}: no .tif/.tiff tiles found')
-    index, idx_path = dict(method=method and str(method), tiles=tiles, size=size), Path(f'{dst}.json')
+    index, idx_path = dict(pipeline=pipeline and str(pipeline), tiles=tiles, size=size), Path(f'{dst}.json')
     if overwrite or not dst.exists(): _new_array(dst, tiles, index, size)
     elif not (idx_path.exists() and Path(f'{dst}.done').exists()):
         raise FileExistsError(f'{dst}: exists and was not made by convert_to_array; pass overwrite=True to '
                               'replace it')
-    elif {k: json.loads(idx_path.read_text()).get(k) for k in index} != index:
+    elif {k: _saved_index(idx_path).get(k) for k in index} != index:
         raise FileExistsError(f'{dst}: exists with other tiles, another pipeline or size; pass '
                               'overwrite=True to replace it')
     todo = np.flatnonzero(np.fromfile(f'{dst}.done', np.uint8) == 0)
     tile_shape = json.loads(idx_path.read_text())['tile_shape']
-    status = parallel_map(_fill_row, [(int(i), tiles[i], method) for i in todo], n_workers, progress,
+    status = parallel_map(_fill_row, [(int(i), tiles[i], pipeline) for i in todo], n_workers, progress,
                           dst=str(dst), tile_shape=tile_shape)
     df = pd.DataFrame(dict(source=[tiles[i] for i in todo], status=pd.Series(list(status), dtype=object)))
     if strict: _raise_failures(df, 'tiles')

@@ -104,7 +104,7 @@ def read_seed_csv(
     rel = df.image_path.str.replace('{DATASET_ROOT}', '', regex=False).str.replace('\\', '/', regex=False).str.lstrip('/')
     parts = rel.str.split('/')
     df['image_path'] = [str(Path(dataset_root, *p)) for p in parts]
-    # a tile is its powder, magnification folder and file name; the method folder differs between its 12 conversions
+    # a tile is its powder, magnification folder and file name; the pipeline folder differs between its 12 conversions
     df['tile_key'] = [f'{p[0]}/{"/".join(p[2:])}' if len(p) > 2 else '/'.join(p) for p in parts]
     return df
 
@@ -242,20 +242,20 @@ def _raw_targets(df): return np.stack([df.AOR.to_numpy(float), df.HR.to_numpy(fl
 # %% ../nbs/03_dataset.ipynb #e49f2fb2
 def cache_images(
     df, # records (native: 16-bit tiles converted here; seed format: already-converted tiles are read as they are)
-    method='LS', # conversion pipeline for native records (seed-format records are converted already: read as they are)
+    pipeline='LS', # conversion pipeline for native records (seed-format records are converted already: read as they are)
     size=144, # side of the cached images
     cache_dir='runs/cache', # folder of the cache
     n_workers=None, # processes (default: all cores)
     progress=True, # show a progress bar?
 )->np.memmap:
     "The records' images converted and resized once, as a memory-mapped uint8 array in record order"
-    method = None if df.convert_method.notna().any() else get_pipeline(method) and method
+    pipeline = None if df.convert_method.notna().any() else get_pipeline(pipeline) and pipeline
     cache_dir = check_writable(cache_dir)
     # a rewritten file is a new image
     stamp = [f'{p}|{st.st_size}|{st.st_mtime_ns}' if (st := _stat(p)) else p for p in df.image_path]
     key = hashlib.sha256('\n'.join(stamp).encode()).hexdigest()[:12]
-    return convert_to_array(df.image_path.astype(str), cache_dir/f'{key}_{method or "as-is"}_{size}.npy',
-                            method, n_workers=n_workers, progress=progress, size=size)
+    return convert_to_array(df.image_path.astype(str), cache_dir/f'{key}_{pipeline or "as-is"}_{size}.npy',
+                            pipeline, n_workers=n_workers, progress=progress, size=size)
 
 # %% ../nbs/03_dataset.ipynb #9812ae72
 def _stat(p):

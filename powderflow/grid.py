@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import numpy as np, pandas as pd
-from .conversion import METHODS
+from .conversion import STUDY_PIPELINES
 from .config import study_grid, profile_config
 from .data import split_by_powder, read_records
 from .learner import run_training, study_model
@@ -99,7 +99,7 @@ def plot_grid(
     "Figure: one backbone x pipeline heat map per key metric, on a diverging scale around the baseline"
     import matplotlib.pyplot as plt, textwrap
     from matplotlib.colors import TwoSlopeNorm
-    backbones = list(dict.fromkeys(grid.backbone)); pipelines = [m for m in METHODS if m in set(grid.pipeline)]
+    backbones = list(dict.fromkeys(grid.backbone)); pipelines = [m for m in STUDY_PIPELINES if m in set(grid.pipeline)]
     # registered extra pipelines, last
     pipelines += [p for p in dict.fromkeys(grid.pipeline) if p not in pipelines]
     ci = None if intervals is None else intervals.set_index(['model', 'target', 'metric'])
@@ -186,7 +186,7 @@ def grid_cell_cv(
     device=None, # default: a GPU if there is one
 )->tuple[pd.DataFrame, float, object]:
     "One grid cell cross-validated by powder: its predictions (model 'backbone x pipeline'), seconds of training, config"
-    cfg = profile_config(profile, backbone=backbone, method=pipeline, seed=seed,
+    cfg = profile_config(profile, backbone=backbone, pipeline=pipeline, seed=seed,
                          **{k: v for k, v in dict(epochs=epochs, size=size).items() if v})
     data, run_dir = Path(data), Path(run_dir)
     records = read_records(data/'records.csv')

@@ -14,7 +14,7 @@ from .files import atomic_write, save_model_folder, read_model_folder
 from .core import carr_index, flow_class
 from .data import Scalers, cache_images, read_records, TileDataset, TileLoader, BatchAugment, RecordError
 from .model import PowderNet, BackboneError, OUTPUTS
-from .conversion import prepare_tile, resize_tile
+from .conversion import prepare_tile, resize_tile, renamed_pipeline
 from .evaluation import evaluate_predictions, powder_labels
 from .config import TrainConfig
 
@@ -42,7 +42,8 @@ def load_model(
 )->tuple[PowderNet, TrainConfig, Scalers]:
     "The saved `PowderNet` (eval mode, CPU), its `TrainConfig` and its `Scalers`"
     conf, weights = read_model_folder(folder, 'powderflow model')
-    cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in conf['config'].items()})
+    saved = renamed_pipeline(conf['config'], folder)   # a folder saved before the rename says `method`
+    cfg = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
     if backbone and backbone != cfg.backbone:
         raise BackboneError(f'{folder}: the checkpoint is for backbone {cfg.backbone!r}, not {backbone!r}')
     model = PowderNet(cfg.backbone, conf['n_inputs'], cfg.use_mag)
@@ -207,7 +208,7 @@ def evaluate_model(
         raise RecordError(f'{records}: no records left to evaluate (all powders were used in training or '
                           'validation)')
     df = df.reset_index(drop=True)
-    images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or Path(model_dir).parent/'cache',
+    images = cache_images(df, cfg.pipeline, cfg.cache_size, cache_dir or Path(model_dir).parent/'cache',
                           progress=False)
     tiles = predict_tiles(model, df, images, scalers, cfg.size)
     per, truth = powder_predictions(tiles), powder_labels(df)
@@ -252,7 +253,7 @@ def predict_files(
             img, meta = read_micrograph(f, pixel_size_um, magnification)
             if img.min() == img.max(): raise RecordError(f'{f}: constant image (every pixel is '
                                                          f'{img.flat[0]}): nothing to see')
-            img8 = prepare_tile(img, cfg.method)
+            img8 = prepare_tile(img, cfg.pipeline)
         except (TileError, MetadataError, ValueError) as e: raise RecordError(str(e) if str(f) in str(e) else f'{f}: {e}') from None
         if 'magnification' not in meta: raise RecordError(f'{f}: no scale: the file gives neither a pixel '
                                                           'size nor a magnification; '

@@ -554,10 +554,10 @@ def load_explained(
         probe, conf = load_probe(folder)
         reader = None if conf['reader'] == 'shipped' else conf['reader']
         net, cfg, _ = load_reader(reader)
-        return ProbeExplained(net, probe), dict(kind='probe', probe=probe, reader=reader, method=cfg.method,
+        return ProbeExplained(net, probe), dict(kind='probe', probe=probe, reader=reader, pipeline=cfg.pipeline,
                                                 tile=cfg.tile, cache_size=cfg.cache_size, size=cfg.size)
     model, cfg, scalers = load_model(folder)
-    return EndToEndExplained(model, scalers), dict(kind='end-to-end', scalers=scalers, method=cfg.method,
+    return EndToEndExplained(model, scalers), dict(kind='end-to-end', scalers=scalers, pipeline=cfg.pipeline,
                                                    cache_size=cfg.cache_size, size=cfg.size)
 
 # %% ../nbs/07_interpretability.ipynb #5967c518
@@ -577,12 +577,12 @@ def micrograph_tiles(
     try:
         reading = describe_image(path, how['reader'], pixel_size_um, magnification) if how['kind'] == 'probe' else None
         img, meta = read_micrograph(path, pixel_size_um, magnification)
-        img8 = img if how['kind'] == 'probe' else prepare_tile(img, how['method'])
+        img8 = img if how['kind'] == 'probe' else prepare_tile(img, how['pipeline'])
     except (OSError, ValueError) as e: raise ValueError(str(e) if str(path) in str(e) else f'{path}: {e}') from None
     crops = reading_crops(img8, how['tile'] if how['kind'] == 'probe' else min(img8.shape))
     side = crops[0].shape[0]
     pick = np.unique(np.linspace(0, len(crops) - 1, min(n_tiles, len(crops))).round().astype(int))
-    cached = np.stack([prepare_tile(crops[k], how['method'], how['cache_size']) if how['kind'] == 'probe'
+    cached = np.stack([prepare_tile(crops[k], how['pipeline'], how['cache_size']) if how['kind'] == 'probe'
                        else resize_tile(crops[k], how['cache_size']) for k in pick])
     big = normalise(torch.from_numpy(cached)[:, None])
     if how['kind'] == 'probe':

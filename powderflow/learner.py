@@ -28,12 +28,11 @@ from fastcore.basics import patch
 from .data import Scalers, cache_images, powder_dataloaders, read_records, split_by_powder, check_split
 from .model import PowderNet, powder_splitter, OUTPUTS
 from .pretraining import load_backbone
-from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline,
-                                   morphometry_baseline, powder_labels,
-                                   regression_metrics, intervals_of, metrics_with_intervals, KEY_METRICS)
+from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, morphometry_baseline,
+                                   powder_labels, intervals_of, metrics_with_intervals, KEY_METRICS)
 from .config import TrainConfig, profile_config
 from .inference import predict_tiles, powder_predictions, powder_means, fit_domain, save_model
-from .fitting import EpochSeed
+from .fitting import EpochSeed, regression_metrics
 
 # %% auto #0
 __all__ = ['LOSS_WEIGHTS', 'RUN_TABLES', 'PowderLoss', 'ResumableSaveModel', 'ResumableEarlyStopping', 'Checkpoint',
@@ -250,7 +249,7 @@ def run_training(
     device = default_device(device)
     with rank0_first(device):
         finished = _claim_run_folder(out, cfg, df, resume)
-        images = cache_images(df, cfg.method, cfg.cache_size, cache_dir or out.parent/'cache',
+        images = cache_images(df, cfg.pipeline, cfg.cache_size, cache_dir or out.parent/'cache',
                               n_workers, progress)
     scalers = Scalers.fit(df[df.split == 'train'], cfg.extra_cols)
     dls = powder_dataloaders(df, images, scalers, cfg.size, cfg.bs, device=device, seed=cfg.seed)
@@ -315,7 +314,7 @@ def study_model(
     data, # a data folder with records.csv (and powders.csv, for the oracle baseline)
     profile='tiny', # training defaults (`TRAINING_PROFILES`)
     backbone='regnety_004', # timm name or 'shufflenet_v2_x1_0'
-    method='PC', # conversion pipeline
+    pipeline='PC', # conversion pipeline
     run_dir='runs', # the models go to {run_dir}/models/
     seed=0,
     epochs=None, # default: the profile's
@@ -323,11 +322,11 @@ def study_model(
     device=None, # default: `default_device`
     **overrides, # further `TrainConfig` fields
 )->dict:
-    "The study's model of `backbone` x `method`: trained on first request, reused from its folder afterwards (`run_training`'s result)"
-    cfg = profile_config(profile, backbone=backbone, method=method, seed=seed,
+    "The study's model of `backbone` x `pipeline`: trained on first request, reused from its folder afterwards (`run_training`'s result)"
+    cfg = profile_config(profile, backbone=backbone, pipeline=pipeline, seed=seed,
                          **{k: v for k, v in dict(epochs=epochs, size=size).items() if v},
                          **overrides)
-    name = f'{backbone}-{method}-{cfg.size}px-{cfg.epochs}ep-seed{seed}' + ''.join(f'-{k}={v}' for k, v in sorted(overrides.items()))
+    name = f'{backbone}-{pipeline}-{cfg.size}px-{cfg.epochs}ep-seed{seed}' + ''.join(f'-{k}={v}' for k, v in sorted(overrides.items()))
     return run_training(Path(data)/'records.csv', cfg, Path(run_dir)/'models'/name, device=device)
 
 # %% ../nbs/05_training.ipynb #5732be03
@@ -398,7 +397,7 @@ def write_training_figures(
         save_figure(fig, out/f'{prefix}{name}'); plt.close(fig)
     keys = ['model', 'level', 'target', 'metric']
     with atomic_write(out/f'{prefix}metrics.csv', 'w') as f: res.metrics.merge(ints[keys + ['lo', 'hi']], how='left', on=keys).to_csv(f, index=False)
-    head = (f'Profile {profile}; {cfg.backbone}, {cfg.method}, {cfg.size} px, {cfg.epochs} epochs max; '
+    head = (f'Profile {profile}; {cfg.backbone}, {cfg.pipeline}, {cfg.size} px, {cfg.epochs} epochs max; '
             'test split: '
             f'{res.truth.powder_name.nunique()} powders never seen in training (split by powder). Per-tile '
             'and per-powder rows.\n\n')

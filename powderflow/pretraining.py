@@ -18,7 +18,7 @@ with quiet_dependency_imports():
     from fastai.learner import Learner
     from fastai.callback.schedule import *  # fit_one_cycle
     from fastai.data.core import DataLoaders
-from .conversion import convert
+from .conversion import convert, renamed_pipeline
 from .synthetic import ROUTES, Powder, sample_powder, render_tile, tile_pixel_size_um, profile_params, MAGNIFICATIONS
 from .data import TileDataset, TileLoader, BatchAugment
 from .model import create_backbone, check_backbone
@@ -83,7 +83,7 @@ def pretraining_set(
     tiles_per_mag=2, # tiles per powder and magnification
     tile=256, # side of the rendered tiles (the benchmark profile's, so that the pixel size matches)
     side=144, # side of the cached images (the model's input side plus a margin for crops)
-    method='PC', # conversion pipeline
+    pipeline='PC', # conversion pipeline
     n_workers=None, # processes (default: all cores)
 )->tuple[np.ndarray, pd.DataFrame]:
     "Rendered, converted, resized tiles of `powders` (uint8, tiles x side x side) and one row per tile"
@@ -95,7 +95,7 @@ def pretraining_set(
                 rows.append(dict(row.to_dict(), magnification=mag,
                                  pixel_size_um=tile_pixel_size_um(mag) * tile / side))
     images = np.stack(parallel_map(_render_pretraining_tile, jobs, n_workers, False, tile=tile, side=side,
-                                   pipeline=method))
+                                   pipeline=pipeline))
     return images, pd.DataFrame(rows)
 
 # %% ../nbs/04a_pretraining.ipynb #c4789b6b
@@ -129,7 +129,7 @@ class DescriptorNet(nn.Module):
 class PretrainConfig:
     "Everything a pretrained backbone depends on"
     backbone: str = 'regnety_004'
-    method: str = 'PC'      # conversion pipeline of the tiles
+    pipeline: str = 'PC'    # conversion pipeline of the tiles
     n_powders: int = 150
     balanced_routes: bool = True   # as many powders of each route (always, since the first set held no flake)
     tiles_per_mag: int = 2
@@ -168,6 +168,7 @@ def load_pretrained(
 )->tuple[DescriptorNet, PretrainConfig]:
     "The network (strictly loaded, no pickle) and its config"
     d, weights = read_model_folder(folder, 'pretrained network')
+    d = renamed_pipeline(d, folder)
     cfg = PretrainConfig(**{f.name: d[f.name] for f in fields(PretrainConfig)})
     net = DescriptorNet(cfg.backbone)
     net.load_state_dict(weights, strict=True)
@@ -198,11 +199,11 @@ def pretrain(
     cfg, folder = cfg or pretrain_config('quick'), Path(folder)
     check_backbone(cfg.backbone)
     if (folder/'config.json').exists():
-        old = json.loads((folder/'config.json').read_text())
+        old = renamed_pipeline(json.loads((folder/'config.json').read_text()))
         if {k: old.get(k) for k in asdict(cfg)} == asdict(cfg): return folder
     t0 = time.time()
     images, rows = pretraining_set(pretraining_powders(cfg.n_powders), cfg.tiles_per_mag, cfg.tile,
-                                   cfg.cache_size, cfg.method, n_workers)
+                                   cfg.cache_size, cfg.pipeline, n_workers)
     y = descriptor_targets(rows, rows.pixel_size_um)
     mean, std = y.mean(0), y.std(0) + 1e-6
     seed_everything(cfg.seed)

@@ -56,7 +56,7 @@ def fit_reader_domain(
     "The pretraining powders' mean backbone features as the network's `Domain`, saved as `domain.safetensors` in `folder`"
     net, cfg = load_pretrained(folder)
     images, rows = pretraining_set(pretraining_powders(cfg.n_powders), cfg.tiles_per_mag, cfg.tile, cfg.cache_size,
-                                   cfg.method, n_workers)
+                                   cfg.pipeline, n_workers)
     _, feats = tile_descriptors(net, images, rows.pixel_size_um, cfg.size)
     domain = Domain.fit(np.ascontiguousarray(pd.DataFrame(feats).groupby(rows.name.values).mean().to_numpy()))
     domain.save(Path(folder)/'domain.safetensors')
@@ -118,7 +118,7 @@ def describe_image(
     labels, _, scores = segment_image(img8, 'learned')
     parts = measure_particles(labels, img8)
     parts['score'] = np.asarray(scores, float)[parts.label.to_numpy(int) - 1] if len(parts) else np.zeros(0)
-    crops = np.stack([prepare_tile(c, cfg.method, cfg.cache_size) for c in reading_crops(img, cfg.tile)])
+    crops = np.stack([prepare_tile(c, cfg.pipeline, cfg.cache_size) for c in reading_crops(img, cfg.tile)])
     desc, feats = tile_descriptors(net, crops, np.ones(len(crops)), cfg.size)
     row = dict(image=str(path), status='ok', n_tiles=len(crops), **measured_readings(parts),
                **network_readings(desc, min(cfg.tile, *img.shape[:2]), cfg.cache_size))

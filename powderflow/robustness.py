@@ -5,7 +5,7 @@
 # %% ../nbs/06_robustness.ipynb #22692f01
 from __future__ import annotations
 import numpy as np, pandas as pd, cv2
-from .conversion import read_tile, prepare_tile, METHODS
+from .conversion import read_tile, prepare_tile, STUDY_PIPELINES
 from .inference import load_model, predict_tiles, powder_predictions
 from .evaluation import (evaluate_predictions, powder_labels, fit_regressors, predict_regressors,
                                    prediction_rows, cv_metrics,
@@ -111,7 +111,7 @@ DEGRADATION_AXES = {
 # %% ../nbs/06_robustness.ipynb #9e565c25
 def prepared_images(
     df, # records
-    method, # pipeline
+    pipeline, # pipeline
     cache_size, # cached image side
     degradation=None, # a DEGRADATIONS key
     severity=0, # severity
@@ -122,7 +122,7 @@ def prepared_images(
     out = np.empty((len(df), cache_size, cache_size), np.uint8)
     for i, p in enumerate(df.image_path):
         degrade = (lambda x, rng=np.random.default_rng([seed, i]): fn(x, severity, rng)) if fn else None
-        out[i] = prepare_tile(read_tile(p)[0], method, cache_size,
+        out[i] = prepare_tile(read_tile(p)[0], pipeline, cache_size,
                               degrade16=degrade if stage == '16-bit' else None,
                               degrade8=degrade if stage == '8-bit' else None)
     return out
@@ -150,7 +150,7 @@ def robustness_curves(
     truth, rows = powder_labels(records), []
     for name in degradations or DEGRADATIONS:
         for sev in DEGRADATIONS[name][2]:
-            imgs = prepared_images(records, cfg.method, cfg.cache_size, name, sev, seed)
+            imgs = prepared_images(records, cfg.pipeline, cfg.cache_size, name, sev, seed)
             per = powder_predictions(predict_tiles(model, records, imgs, scalers, cfg.size))
             rows.append(with_intervals(evaluate_predictions(per, truth, cfg.backbone, 'powder'), per, truth, seed).assign(degradation=name, severity=sev))
     return pd.concat(rows, ignore_index=True)
@@ -214,13 +214,13 @@ def plot_robustness(
 def cross_pipeline(
     model_dirs, # {train pipeline: saved model}
     records, # test records
-    test_methods=None, # pipelines to test on
+    test_pipelines=None, # pipelines to test on
 ):
     "Per-powder metrics of each model on its test powders converted by each pipeline (long table)"
     truth, rows = powder_labels(records), []
     for train_m, mdir in model_dirs.items():
         model, cfg, scalers = load_model(mdir)
-        for test_m in test_methods or METHODS:
+        for test_m in test_pipelines or STUDY_PIPELINES:
             imgs = prepared_images(records, test_m, cfg.cache_size)
             per = powder_predictions(predict_tiles(model, records, imgs, scalers, cfg.size))
             rows.append(with_intervals(evaluate_predictions(per, truth, cfg.backbone, 'powder'), per, truth).assign(train_method=train_m, test_method=test_m))
@@ -240,7 +240,7 @@ def plot_cross_pipeline(
     from matplotlib.patches import Rectangle
     m = grid[(grid.target == target) & (grid.metric == metric)].pivot(index='train_method',
                                                                       columns='test_method', values='value')
-    m = m[[c for c in METHODS if c in m.columns]]
+    m = m[[c for c in STUDY_PIPELINES if c in m.columns]]
     v = m.to_numpy(float)
     # symmetric around the reference, from the floor up
     norm = TwoSlopeNorm(center, vmin=floor, vmax=2 * center - floor)
@@ -283,7 +283,7 @@ def probe_robustness(
     "The pretrained CNN's cross-validated predictions at every severity of every degradation, its regressors fitted on clean images"
     labels, px = powder_labels(records), cached_pixel_size_um(records, pcfg.cache_size)
     def features(name, sev):
-        imgs = prepared_images(records, pcfg.method, pcfg.cache_size, name, sev, seed)
+        imgs = prepared_images(records, pcfg.pipeline, pcfg.cache_size, name, sev, seed)
         d = tile_descriptors(net, imgs, px, pcfg.size)[0].drop(columns='log_d50_px')
         return d.assign(powder_name=records.powder_name.values).groupby('powder_name').mean()
     clean, rows, fitted = features(None, 0), [], []

@@ -13,7 +13,7 @@ from .core import carr_index
 from .scale import field_width_um
 from .runtime import parallel_map
 from .study import PROFILE_NAMES, profile_part
-from .conversion import write_tile, METHODS, check_writable, remove_stale_temporaries, convert_job
+from .conversion import write_tile, STUDY_PIPELINES, check_writable, remove_stale_temporaries, convert_job
 
 # %% auto #0
 __all__ = ['REAL_LABELS', 'MATERIALS', 'ROUTES', 'MATERIAL_ROUTES', 'D50_RANGE_UM', 'SIGMA_RANGE', 'MAGNIFICATIONS', 'FRAME_PX',
@@ -668,16 +668,16 @@ def seed_row_col(
 def write_seed_format(
     out, # the data folder
     records, # its records
-    methods=None, # pipelines (default: the study's 12)
+    pipelines=None, # pipelines (default: the study's 12)
     n_workers=None, # processes (default: all cores)
     progress=True, # show a progress bar?
 )->Path:
     "Convert every tile of `records` by each pipeline into `out/seed/...` and write `out/seed/data.csv` in the seed's columns"
-    out, methods = Path(out), list(methods or METHODS)
+    out, pipelines = Path(out), list(pipelines or STUDY_PIPELINES)
     rows, jobs = [], []
     for r in records.itertuples():
         targets = {}
-        for m in methods:
+        for m in pipelines:
             parts = [r.powder_name, m, mag_label(r.magnification), seed_row_col(r.tile_id)]
             targets[out/'seed'/Path(*parts)] = m
             rows.append(dict(image_path='{DATASET_ROOT}/' + '\\'.join(parts), magnification=r.magnification,

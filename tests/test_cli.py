@@ -19,10 +19,10 @@ def test_pipelines_lists_the_twelve():
 
 def test_convert_and_errors(tmp_path):
     assert run('demo-tiles', tmp_path/'t', '-n', 3, '--size', 64).returncode == 0
-    r = run('convert', tmp_path/'t', tmp_path/'o', '-m', 'LS', 'Log', '--format', 'png', '--workers', 2)
+    r = run('convert', tmp_path/'t', tmp_path/'o', '-p', 'LS', 'Log', '--format', 'png', '--workers', 2)
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path/'o').rglob('*.png'))) == 6 and 'done' in r.stdout
-    r = run('convert', tmp_path/'t', tmp_path/'arr', '-m', 'PS', '--format', 'array')
+    r = run('convert', tmp_path/'t', tmp_path/'arr', '--pipelines', 'PS', '--format', 'array')
     assert r.returncode == 0 and (tmp_path/'arr'/'PS.npy').exists(), r.stderr
     r = run('convert', tmp_path/'t', tmp_path/'x.npy', '-m', 'PS', 'PC', '--format', 'array')
     assert r.returncode == 1 and 'x.npy: one .npy holds one pipeline' in r.stderr and not (tmp_path/'x.npy').exists()

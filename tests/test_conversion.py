@@ -43,20 +43,20 @@ def test_empty_array():
 
 def test_unknown_pipeline(tmp_path, tiles):
     with pytest.raises(KeyError, match="unknown conversion pipeline 'LinearStretch'; known: Fixed, LS"):
-        _conv(tmp_path/'tiles', tmp_path/'out', methods=['LS', 'LinearStretch'])
+        _conv(tmp_path/'tiles', tmp_path/'out', pipelines=['LS', 'LinearStretch'])
     assert not (tmp_path/'out').exists()  # checked before anything is written
 
 def test_output_folder_not_writable(tmp_path, tiles):
     blocker = tmp_path/'a_file'; blocker.write_text('x')
     with pytest.raises(PermissionError, match=f'{blocker}/out: output folder is not writable'):
-        _conv(tmp_path/'tiles', blocker/'out', methods=['LS'])
+        _conv(tmp_path/'tiles', blocker/'out', pipelines=['LS'])
 
 # --- batches: bad tiles do not cost the good ones, reruns resume ----------------------------------------------------
 
 def test_batch_with_bad_tiles_keeps_the_good_ones(tmp_path, tiles):
     src = tmp_path/'tiles'
     bad = [_write_bad(src, k) for k in ('truncated', 'rgb')]
-    with pytest.raises(ConversionError) as e: _conv(src, tmp_path/'out', methods=['LS', 'PC'], n_workers=2)
+    with pytest.raises(ConversionError) as e: _conv(src, tmp_path/'out', pipelines=['LS', 'PC'], n_workers=2)
     msg = str(e.value)
     assert msg.startswith('4 of 12 conversions failed') and all(str(b) in msg for b in bad), msg
     for t in tiles:  # every good tile is converted, and correctly
@@ -67,19 +67,19 @@ def test_batch_with_bad_tiles_keeps_the_good_ones(tmp_path, tiles):
     assert (index.status == 'done').sum() == 8 and index.status.str.startswith('error').sum() == 4
     # fix the folder, rerun: only what is missing is done
     for b in bad: b.unlink()
-    df = _conv(src, tmp_path/'out', methods=['LS', 'PC'])
+    df = _conv(src, tmp_path/'out', pipelines=['LS', 'PC'])
     assert set(df.status) == {'skipped'}
-    df = _conv(src, tmp_path/'out', methods=['LS', 'PC', 'ImageJ'])
+    df = _conv(src, tmp_path/'out', pipelines=['LS', 'PC', 'ImageJ'])
     assert (df.status == 'done').sum() == 4 and (df.status == 'skipped').sum() == 8
 
 def test_keep_going_reports_instead_of_raising(tmp_path, tiles):
     _write_bad(tmp_path/'tiles', 'float')
-    df = _conv(tmp_path/'tiles', tmp_path/'out', methods=['LS'], strict=False)
+    df = _conv(tmp_path/'tiles', tmp_path/'out', pipelines=['LS'], strict=False)
     assert df.status.str.contains('float image').sum() == 1 and (df.status == 'done').sum() == 4
 
 def test_png_output_and_parallel_equals_serial(tmp_path, tiles):
-    a = _conv(tmp_path/'tiles', tmp_path/'serial', methods=['PC+GC+CLAHE'], ext='.png', n_workers=0)
-    b = _conv(tmp_path/'tiles', tmp_path/'par', methods=['PC+GC+CLAHE'], ext='.png', n_workers=2)
+    a = _conv(tmp_path/'tiles', tmp_path/'serial', pipelines=['PC+GC+CLAHE'], ext='.png', n_workers=0)
+    b = _conv(tmp_path/'tiles', tmp_path/'par', pipelines=['PC+GC+CLAHE'], ext='.png', n_workers=2)
     assert set(a.status) == set(b.status) == {'done'}
     import cv2
     for t in tiles:
@@ -88,7 +88,7 @@ def test_png_output_and_parallel_equals_serial(tmp_path, tiles):
         np.testing.assert_array_equal(x, convert(read_tile(t)[0], 'PC+GC+CLAHE'))
 
 def test_converted_tiff_keeps_scale_metadata(tmp_path, tiles):
-    _conv(tmp_path/'tiles', tmp_path/'out', methods=['ImageJ'])
+    _conv(tmp_path/'tiles', tmp_path/'out', pipelines=['ImageJ'])
     with tifffile.TiffFile(tmp_path/'out'/'ImageJ'/tiles[1].name) as tif:
         meta = tif.shaped_metadata[0]
         assert tif.pages[0].dtype == np.uint8
@@ -121,7 +121,7 @@ def test_records_csv(tmp_path, tiles):
     csv = tmp_path/'records.csv'
     pd.DataFrame(dict(image_path=[f'tiles/{t.name}' for t in tiles[:3]], powder='A')).to_csv(csv, index=False)
     assert list_tiles(csv) == [tmp_path/'tiles'/t.name for t in tiles[:3]]
-    df = _conv(csv, tmp_path/'out', methods=['LS'])
+    df = _conv(csv, tmp_path/'out', pipelines=['LS'])
     assert len(df) == 3 and set(df.status) == {'done'}
 
 def test_records_csv_errors(tmp_path, tiles):
@@ -131,7 +131,7 @@ def test_records_csv_errors(tmp_path, tiles):
     pd.DataFrame(dict(image_path=['tiles/' + tiles[0].name, None])).to_csv(csv, index=False)
     with pytest.raises(ValueError, match=r'r.csv: empty image_path in row\(s\) 3'): list_tiles(csv)
     pd.DataFrame(dict(image_path=['tiles/' + tiles[0].name, 'tiles/missing.tiff'])).to_csv(csv, index=False)
-    with pytest.raises(ConversionError, match='missing.tiff: no such tile'): _conv(csv, tmp_path/'out', methods=['LS'])
+    with pytest.raises(ConversionError, match='missing.tiff: no such tile'): _conv(csv, tmp_path/'out', pipelines=['LS'])
     assert (tmp_path/'out'/'LS'/tiles[0].name).exists()
 
 # --- the memory-mapped array ------------------------------------------------------------------------------------------
@@ -162,8 +162,8 @@ def test_array_bad_tiles(tmp_path):
 
 def test_output_inside_the_tile_folder_is_not_read_back(tmp_path, tiles):
     src = tmp_path/'tiles'
-    _conv(src, src/'converted', methods=['LS'])
-    df = _conv(src, src/'converted', methods=['LS', 'PS'])  # the 8-bit outputs under src/converted are not tiles
+    _conv(src, src/'converted', pipelines=['LS'])
+    df = _conv(src, src/'converted', pipelines=['LS', 'PS'])  # the 8-bit outputs under src/converted are not tiles
     assert len(df) == 8 and set(df.status) == {'skipped', 'done'}
 
 def test_array_first_tile_bad_and_keep_going(tmp_path):
@@ -183,10 +183,10 @@ def test_array_never_overwrites_a_foreign_file(tmp_path, tiles):
     assert arr.shape == (4, 96, 96)
 
 def test_index_accumulates_over_runs(tmp_path, tiles):
-    _conv(tmp_path/'tiles', tmp_path/'out', methods=['LS'])
-    _conv(tmp_path/'tiles', tmp_path/'out', methods=['PC'])
+    _conv(tmp_path/'tiles', tmp_path/'out', pipelines=['LS'])
+    _conv(tmp_path/'tiles', tmp_path/'out', pipelines=['PC'])
     index = pd.read_csv(tmp_path/'out'/'conversions.csv')
-    assert sorted(index.method.unique()) == ['LS', 'PC'] and len(index) == 8 and index.output.is_unique
+    assert sorted(index.pipeline.unique()) == ['LS', 'PC'] and len(index) == 8 and index.output.is_unique
 
 def test_malformed_csv_is_named(tmp_path):
     (tmp_path/'r.csv').write_bytes(b'image_path,x\n"a.tiff,1\nb.tiff,2,3,4\n')

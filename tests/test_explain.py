@@ -15,11 +15,14 @@ def models(tmp_path_factory):
     d = tmp_path_factory.mktemp('explain')
     r = run('synth', '--profile', 'tiny', '--out', d/'data', '--workers', 2)
     assert r.returncode == 0, r.stderr
+    # `method:`, the pipeline's former name, still read (`conversion.renamed_pipeline`)
     (d/'cfg.yaml').write_text('backbone: resnet18\nmethod: LS\nsize: 32\nepochs: 1\nbs: 8\nvalid_pct: 0.25\n'
                               'test_pct: 0.25\n')
     r = run('train', '--recipe', 'end-to-end', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv',
             '--out', d/'e2e', '--seed', 3)
     assert r.returncode == 0, r.stderr[-2000:]
+    from powderflow.inference import load_model
+    assert load_model(d/'e2e'/'model')[1].pipeline == 'LS'
     r = run('train', '--recipe', 'probe', '--records', d/'data'/'records.csv', '--out', d/'probe')
     assert r.returncode == 0, r.stderr[-2000:]
     return d

@@ -22,7 +22,7 @@ def test_cli_synth_then_convert(tmp_path):
     np.testing.assert_allclose(records.CI, 100 * (1 - 1 / records.HR), atol=1e-12)
     assert records.Hall_time.isna().equals(~records.flowable)
     # the records CSV is a valid input of the converter
-    df = convert_tiles(tmp_path/'d'/'records.csv', tmp_path/'c', methods=['PC'], n_workers=2, progress=False)
+    df = convert_tiles(tmp_path/'d'/'records.csv', tmp_path/'c', pipelines=['PC'], n_workers=2, progress=False)
     assert (df.status == 'done').sum() == 48
     # the seed format: every tile x 12 pipelines, found on disk from the CSV's Windows-style paths
     seed = pd.read_csv(tmp_path/'d'/'seed'/'data.csv')

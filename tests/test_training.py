@@ -11,7 +11,7 @@ from test_cli import run
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp('train')
-    (d/'cfg.yaml').write_text('backbone: resnet18\nmethod: LS\nsize: 32\nepochs: 2\nbs: 8\nvalid_pct: 0.25\ntest_pct: 0.25\n')
+    (d/'cfg.yaml').write_text('backbone: resnet18\npipeline: LS\nsize: 32\nepochs: 2\nbs: 8\nvalid_pct: 0.25\ntest_pct: 0.25\n')
     r = run('synth', '--profile', 'tiny', '--out', d/'data', '--workers', 2)
     assert r.returncode == 0, r.stderr
     r = subprocess.run([sys.executable, '-m', 'powderflow', 'train', '--recipe', 'end-to-end', '--config', str(d/'cfg.yaml'), '--records', str(d/'data'/'records.csv'),
