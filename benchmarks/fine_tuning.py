@@ -17,10 +17,10 @@ import argparse, json, time
 from pathlib import Path
 import numpy as np, pandas as pd
 from powderflow.synthetic import study_data
-from powderflow.data import read_records
-from powderflow.config import profile_config
+from powderflow.dataset import read_records
+from powderflow.configuration import profile_config
 from powderflow.evaluation import cv_folds, powder_labels, cv_metrics, paired_differences, crossvalidate
-from powderflow.grid import crossvalidate_end_to_end
+from powderflow.study_grid import crossvalidate_end_to_end
 from powderflow.readings import shipped_reader
 from powderflow.recipe import record_readings, pooled_features
 

@@ -18,7 +18,7 @@ from PIL import Image
 import torchvision.transforms as T
 from fastai.data.load import DataLoader
 from powderflow.synthetic import synthesize
-from powderflow.data import (read_records, cache_images, Scalers, TileDataset, TileLoader, BatchAugment, GREY_MEAN, GREY_STD)
+from powderflow.dataset import (read_records, cache_images, Scalers, TileDataset, TileLoader, BatchAugment, GREY_MEAN, GREY_STD)
 
 PUBLISHED = {'regnety_004': 2086, 'resnet18': 3482, 'mobilenetv3_large_100': 2732, 'efficientnet_b0': 1752}  # img/s, train
 

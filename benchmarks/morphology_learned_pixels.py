@@ -19,7 +19,7 @@ import numpy as np, pandas as pd, cv2
 from scipy import ndimage as ndi
 from skimage import feature, segmentation
 from sklearn.ensemble import RandomForestClassifier
-from powderflow.semfiles import read_micrograph
+from powderflow.sem_files import read_micrograph
 from powderflow.morphology import grey8, particle_mask, distance_map, via_labels, match_instances, measure_particles
 from morphology_small_particles import real_args             # this folder's scripts: benchmarks, not the library
 from morphology_sensitivity import simulated_tiles

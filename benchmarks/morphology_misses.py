@@ -16,7 +16,7 @@ many as satellites (a satellite polygon, which lies inside its parent's particle
 import json
 import numpy as np, pandas as pd
 from scipy import ndimage as ndi
-from powderflow.semfiles import read_micrograph
+from powderflow.sem_files import read_micrograph
 from powderflow.morphology import grey8, via_labels, particle_mask, segment_particles, measure_particles
 from morphology_small_particles import iou_table, real_args   # this folder's script: a benchmark, not the library
 

@@ -13,7 +13,7 @@ peak settings the simulator prefers, to see whether what the simulator rewards c
 import json, time
 import numpy as np, pandas as pd
 from morphology_small_particles import real_args   # this folder's script: a benchmark, not the library
-from powderflow.semfiles import read_micrograph
+from powderflow.sem_files import read_micrograph
 from powderflow.morphology import (grey8, via_labels, particle_mask, distance_map, disc_peaks, power_labels, split_lobes,
                                    match_instances, measure_particles, weighted_quantiles)
 

@@ -12,7 +12,7 @@ inside an annotated particle they do not match, or where nothing is annotated. `
 import argparse, json
 from pathlib import Path
 import numpy as np, pandas as pd, cv2
-from powderflow.semfiles import read_micrograph
+from powderflow.sem_files import read_micrograph
 from powderflow.morphology import (grey8, via_labels, particle_mask, distance_map, disc_peaks, power_labels, split_lobes,
                                    segment_particles, match_instances, measure_particles)
 

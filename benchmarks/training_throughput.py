@@ -12,8 +12,8 @@ from PIL import Image
 import torchvision.transforms as T
 from powderflow.synthetic import synthesize
 from powderflow.conversion import convert_tiles
-from powderflow.data import read_records, split_by_powder, cache_images, Scalers, powder_dataloaders, GREY_MEAN, GREY_STD
-from powderflow.learner import PowderLoss
+from powderflow.dataset import read_records, split_by_powder, cache_images, Scalers, powder_dataloaders, GREY_MEAN, GREY_STD
+from powderflow.training import PowderLoss
 from powderflow.model import PowderNet
 
 def steps_per_s(model, batches, steps):

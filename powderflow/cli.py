@@ -327,7 +327,7 @@ def _pairs(items):
 def _records(records, dataset_root, pipeline):
     "A records CSV path as is, or the seed study's CSV read with its root and filtered to one conversion"
     if not dataset_root: return records
-    from powderflow.data import read_seed_csv
+    from powderflow.dataset import read_seed_csv
     df = read_seed_csv(records, dataset_root)
     one = df[df.convert_method == pipeline].reset_index(drop=True)
     if not len(one): raise ValueError(f'{records}: no rows converted by {pipeline!r} (pipelines: '
@@ -403,8 +403,8 @@ def _train_args(sub):
 
 def _train_cmd(a):
     "`train`: the probe recipe, the end-to-end network or a spectra experiment (--config FILE)"
-    from powderflow.config import TrainConfig, profile_config, fine_tuning_config, FINE_TUNING
-    from powderflow.learner import run_training, metrics_table, write_training_figures, rank0_first
+    from powderflow.configuration import TrainConfig, profile_config, fine_tuning_config, FINE_TUNING
+    from powderflow.training import run_training, metrics_table, write_training_figures, rank0_first
     from powderflow.runtime import default_device
     from fastai.torch_core import rank_distrib
     from dataclasses import fields
@@ -463,11 +463,11 @@ END_TO_END_FLAGS = ('backbone', 'pipeline', 'size', 'epochs', 'bs', 'lr', 'patie
 def _probe_train_cmd(a, conf):
     "`train --recipe probe`: the recipe fitted on the records' training powders, saved to OUT/model"
     from powderflow.recipe import train_probe
-    from powderflow.data import read_records
-    from powderflow.learner import metrics_table
+    from powderflow.dataset import read_records
+    from powderflow.training import metrics_table
     given = [f'--{k.replace("_", "-")}' for k in END_TO_END_FLAGS if getattr(a, k, None) not in (None, False)]
     from dataclasses import fields
-    from powderflow.config import TrainConfig
+    from powderflow.configuration import TrainConfig
     unknown = sorted(set(conf) - {f.name for f in fields(TrainConfig)} - {'records', 'profile', 'out', 'extra_cols', 'seed'})
     if unknown: raise ValueError(f'{a.config}: unknown setting(s) {", ".join(unknown)}')
     given += [k for k in conf if k not in ('records', 'profile', 'out', 'extra_cols', 'seed')]
@@ -543,7 +543,7 @@ def _crossvalidate_args(sub):
 def _crossvalidate_cmd(a):
     "`crossvalidate`: the study's protocol on the records; prints the metrics table"
     from powderflow.recipe import crossvalidate_records
-    from powderflow.data import read_records
+    from powderflow.dataset import read_records
     desc = Path(a.descriptors) if a.descriptors else Path(a.records).parent/'powders.csv'
     if a.descriptors and not desc.is_file(): raise FileNotFoundError(f'{desc}: no such file')
     descriptors = pd.read_csv(desc) if desc.is_file() else None
@@ -568,7 +568,7 @@ def _probe_predict(a):
     "`predict` with a probe model: each image read as `describe` reads it, predictions per image and per powder"
     from powderflow.readings import describe_files
     from powderflow.recipe import predict_probe
-    from powderflow.semfiles import image_files, powder_of
+    from powderflow.sem_files import image_files, powder_of
     readings = describe_files(a.tiles, pixel_size_um=a.pixel_size, magnification=a.magnification)
     bad = readings[readings.status != 'ok']
     if len(bad): raise ValueError('\n'.join(f'{f}: {why}' for f, why in zip(bad.image, bad.status)))
@@ -591,11 +591,11 @@ def _evaluate_args(sub):
 
 def _evaluate_cmd(a):
     "`evaluate`: a saved model's metrics on the records (their test split if they have one), printed"
-    from powderflow.learner import metrics_table
+    from powderflow.training import metrics_table
     from powderflow.inference import evaluate_model, load_model
     if _is_probe(a.model):
         from powderflow.recipe import evaluate_probe
-        from powderflow.data import read_records
+        from powderflow.dataset import read_records
         m = evaluate_probe(a.model, read_records(_records(a.records, a.dataset_root, 'PC')))
         if a.out:
             Path(a.out).mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from .files import atomic_write
 from .scale import pixel_size_um
 from .runtime import parallel_map
 from .figures import scale_bar
-from .semfiles import tiff_scale, drop_data_bar, complete_scale, MetadataError
+from .sem_files import tiff_scale, drop_data_bar, complete_scale, MetadataError
 
 # %% auto #0
 __all__ = ['PIPELINES', 'STUDY_PIPELINES', 'METHODS', 'TILE_SUFFIXES', 'TileError', 'check_tile', 'read_tile', 'write_tile',

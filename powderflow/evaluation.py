@@ -9,7 +9,7 @@ import warnings
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .core import carr_index, flow_class
-from .data import kfold_by_powder
+from .dataset import kfold_by_powder
 from .fitting import regression_metrics, resampled_metric
 
 # %% auto #0

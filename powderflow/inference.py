@@ -12,11 +12,11 @@ from safetensors.torch import load_file, save as save_safetensors
 from . import __version__
 from .files import atomic_write, save_model_folder, read_model_folder
 from .core import carr_index, flow_class
-from .data import Scalers, cache_images, read_records, TileDataset, TileLoader, BatchAugment, RecordError
+from .dataset import Scalers, cache_images, read_records, TileDataset, TileLoader, BatchAugment, RecordError
 from .model import PowderNet, BackboneError, OUTPUTS
 from .conversion import prepare_tile, resize_tile, renamed_pipeline
 from .evaluation import evaluate_predictions, powder_labels
-from .config import TrainConfig
+from .configuration import TrainConfig
 
 # %% auto #0
 __all__ = ['PRED_COLS', 'save_model', 'load_model', 'load_weights', 'predict_tiles', 'powder_predictions', 'powder_means',
@@ -240,7 +240,7 @@ def predict_files(
 )->tuple[pd.DataFrame, pd.DataFrame]:
     "Predict per tile and per powder for new micrographs: returns (tiles DataFrame, powders DataFrame)"
     from powderflow.conversion import TileError
-    from powderflow.semfiles import read_micrograph, image_files, powder_of, MetadataError
+    from powderflow.sem_files import read_micrograph, image_files, powder_of, MetadataError
     files = image_files(paths)
     model, cfg, scalers = load_model(model_dir)
     extra = dict(extra or {})

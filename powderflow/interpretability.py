@@ -570,10 +570,10 @@ def micrograph_tiles(
     n_tiles=2, # how many crops, evenly spread over the image
 )->dict:
     "The crops of a micrograph as the model reads them: `big` (normalised, with the margin), `aux`, each one's pixel size"
-    from powderflow.semfiles import read_micrograph
+    from powderflow.sem_files import read_micrograph
     from powderflow.conversion import prepare_tile, resize_tile
     from powderflow.readings import reading_crops, describe_image
-    from powderflow.data import normalise
+    from powderflow.dataset import normalise
     try:
         reading = describe_image(path, how['reader'], pixel_size_um, magnification) if how['kind'] == 'probe' else None
         img, meta = read_micrograph(path, pixel_size_um, magnification)
@@ -617,7 +617,7 @@ def explain_files(
 )->pd.DataFrame:
     "Per micrograph, a figure of signed Grad-CAM and IG per output (as 07's) and IG's completeness; returns the table"
     import matplotlib.pyplot as plt
-    from powderflow.semfiles import image_files
+    from powderflow.sem_files import image_files
     from powderflow.figures import save_figure
     from powderflow.files import atomic_write
     files = [f for f, _ in image_files(paths)]

@@ -14,7 +14,7 @@ from skimage import filters, segmentation, feature
 from .files import atomic_write
 from .figures import save_figure, scale_bar
 from .runtime import parallel_map
-from .semfiles import read_micrograph, powder_of
+from .sem_files import read_micrograph, powder_of
 from .segmenter import segment_learned, instance_ious, instance_scores, pooled_scores, powder_family
 
 # %% auto #0
@@ -524,7 +524,7 @@ def morphology_files(
     method=DEFAULT_METHOD, # the segmenter: 'learned' or 'classical' (`segment_image`)
 )->tuple[pd.DataFrame, pd.DataFrame]:
     "Measure each image on its own into `out`: label images, `particles.csv`, `images.csv` (a `status` each), `powders.csv`"
-    from powderflow.semfiles import image_files
+    from powderflow.sem_files import image_files
     from powderflow.conversion import check_writable
     pixel_size_um, magnification = check_scale(pixel_size_um, 'pixel size'), check_scale(magnification,
                                                                                            'magnification')

@@ -7,8 +7,8 @@ and whether magnification helps on unseen powders: each with intervals over powd
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from .learner import run_training
-from .grid import crossvalidate_end_to_end
+from .training import run_training
+from .study_grid import crossvalidate_end_to_end
 from .inference import predict_tiles, powder_predictions
 from .evaluation import evaluate_predictions, powder_labels, prediction_rows
 

@@ -20,7 +20,7 @@ with quiet_dependency_imports():
     from fastai.data.core import DataLoaders
 from .conversion import convert, renamed_pipeline
 from .synthetic import ROUTES, Powder, sample_powder, render_tile, tile_pixel_size_um, profile_params, MAGNIFICATIONS
-from .data import TileDataset, TileLoader, BatchAugment
+from .dataset import TileDataset, TileLoader, BatchAugment
 from .model import create_backbone, check_backbone
 
 # %% auto #0

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .files import atomic_write
 from .conversion import prepare_tile
-from .semfiles import read_micrograph, image_files
+from .sem_files import read_micrograph, image_files
 from .morphology import MorphologyError, grey8, segment_image, measure_particles, check_scale, failure_reason
 from .pretraining import load_pretrained, tile_descriptors, pretraining_powders, pretraining_set
 from .inference import Domain

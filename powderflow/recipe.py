@@ -11,7 +11,7 @@ import numpy as np, pandas as pd, torch
 from . import __version__
 from .files import save_model_folder, read_model_folder
 from .core import carr_index, flow_class
-from .data import RecordError
+from .dataset import RecordError
 from .morphology import MorphologyError
 from .readings import describe_image, readings_features
 from .evaluation import powder_labels, fit_regressors, evaluate_predictions

@@ -51,7 +51,7 @@ def test_commands_print_no_import_warnings(tmp_path):
     "A user sees warnings about their data, not the FutureWarning fastai's import raises about torch.jit.script"
     r = run('evaluate', '--model', tmp_path/'no-model', '--records', tmp_path/'none.csv')   # imports the learner, then fails on the input
     assert r.returncode == 1 and 'no-model' in r.stderr and 'FutureWarning' not in r.stderr, r.stderr
-    r = subprocess.run([sys.executable, '-c', 'import powderflow.learner, powderflow.spectra.training, powderflow.interpretability'],
+    r = subprocess.run([sys.executable, '-c', 'import powderflow.training, powderflow.spectra.training, powderflow.interpretability'],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and 'FutureWarning' not in r.stderr, r.stderr
 

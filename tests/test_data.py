@@ -2,7 +2,7 @@
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 from powderflow.conversion import ConversionError
-from powderflow.data import (RecordError, Scalers, cache_images, check_split, leakage_report, missing_files, powder_dataloaders,
+from powderflow.dataset import (RecordError, Scalers, cache_images, check_split, leakage_report, missing_files, powder_dataloaders,
                              read_records, read_seed_csv, split_by_powder)
 from powderflow.synthetic import synthesize
 from conftest import REPO
@@ -96,7 +96,7 @@ def test_cache_follows_rewritten_files(tiny, tmp_path):
 def test_tile_loader_gathers_what_items_give(tiny, tmp_path):
     "A batch gathered at once holds exactly the items one by one would, in the dataset's order, even when that is not sorted"
     from fastai.data.load import DataLoader
-    from powderflow.data import TileDataset, TileLoader
+    from powderflow.dataset import TileDataset, TileLoader
     df = read_records(tiny/'records.csv')
     imgs = cache_images(df, 'LS', 40, tmp_path, n_workers=0, progress=False)
     sc = Scalers.fit(df)
@@ -113,7 +113,7 @@ def test_tile_loader_gathers_what_items_give(tiny, tmp_path):
 
 def test_batch_augment_crops_each_image_on_its_own():
     "Random crops differ between the images of one batch and stay inside each tile; the centre crop is the tile's centre"
-    from powderflow.data import BatchAugment, GREY_MEAN, GREY_STD
+    from powderflow.dataset import BatchAugment, GREY_MEAN, GREY_STD
     x = torch.arange(16, dtype=torch.uint8).repeat(64, 1, 16, 1) * 16 + torch.arange(16, dtype=torch.uint8)[:, None]  # 16 col + row
     torch.manual_seed(0)
     out, = BatchAugment(8, train=True)((x,))

@@ -69,7 +69,7 @@ def grey_image(shape=(96, 128), seed=0):
 
 def test_formats_read_as_the_same_grey(tmp_path):
     "JPEG, BMP, 8-bit PNG, 16-bit TIFF and grey stored as an RGB JPEG (any case of suffix) read as the same 2-D grey"
-    from powderflow.semfiles import read_micrograph, image_files
+    from powderflow.sem_files import read_micrograph, image_files
     grey = grey_image()
     cv2.imwrite(str(tmp_path/'a.png'), grey); cv2.imwrite(str(tmp_path/'b.BMP'), grey)
     cv2.imwrite(str(tmp_path/'c.tiff'), grey.astype(np.uint16) * 257)
@@ -166,7 +166,7 @@ DUALSIGHT = REPO.parent/'shared'/'real-sem'/'dualsight'/'valid'
 @pytest.mark.skipif(not DUALSIGHT.exists(), reason=f'{DUALSIGHT} is not here: the real JPEG exports are checked where it is')
 def test_real_jpeg_exports(tmp_path):
     "Real JPEG exports (grey stored as RGB, 1024 x 768, no scale) go in as they come: each gets a row and a status"
-    from powderflow.semfiles import read_micrograph
+    from powderflow.sem_files import read_micrograph
     jpegs = sorted(DUALSIGHT.glob('*.jpg'))[:3]
     for f in jpegs:
         img, meta = read_micrograph(f)

@@ -7,7 +7,7 @@ from powderflow.readings import load_reader, shipped_reader, reading_check, read
 from powderflow.pretraining import pretrain_config
 from powderflow.segmenter import read_annotated
 from powderflow.morphology import via_labels
-from powderflow.semfiles import read_micrograph
+from powderflow.sem_files import read_micrograph
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent/'shared'/'real-sem'

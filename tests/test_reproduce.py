@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from conftest import REPO, SCRUBBED, TINY_STUDY, powderflow as run
 from powderflow.reproduce import STUDY_NOTEBOOKS, FIGURES, describe, data_fingerprint
-from powderflow.config import study_grid
+from powderflow.configuration import study_grid
 
 # two notebooks that make figures and tables from nothing but their parameters, in seconds: the demo tiles'
 # conversions, and the simulated benchmark (into the run's data/) with its label figures

@@ -3,9 +3,9 @@ import json, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from powderflow.model import BackboneError, PowderNet
-from powderflow.config import TrainConfig
+from powderflow.configuration import TrainConfig
 from powderflow.inference import load_model, load_weights, save_model
-from powderflow.data import Scalers
+from powderflow.dataset import Scalers
 from test_cli import run
 
 @pytest.fixture(scope='module')
@@ -89,14 +89,14 @@ def test_run_folder_belongs_to_one_run(trained, tmp_path):
     assert info['finished'] and f"trained in {info['train_s']:.0f} s" in r.stdout
 
 def test_history_of_a_resumed_run_plots(tmp_path):
-    from powderflow.learner import plot_history
+    from powderflow.training import plot_history
     (tmp_path/'h.csv').write_text('epoch,train_loss,valid_loss,time\n0,3.0,2.5,00:01\n1,2.0,2.2,00:01\n'
                                   'epoch,train_loss,valid_loss,time\n0,00:00\n1,00:00\n2,1.5,2.0,00:01\n')
     ax = plot_history(tmp_path/'h.csv').axes[0]
     assert list(ax.lines[0].get_xdata()) == [0, 1, 2] and list(ax.lines[1].get_ydata()) == [2.5, 2.2, 2.0]
 
 def test_extra_inputs_must_be_given(tmp_path, trained):
-    from powderflow.data import RecordError
+    from powderflow.dataset import RecordError
     from powderflow.inference import predict_files
     cfg = TrainConfig(backbone='resnet18', size=32, extra_cols=('density',))
     save_model(PowderNet('resnet18', n_inputs=2), cfg, Scalers(extra_cols=('density',), extra_mean=(6.,), extra_std=(2.,)), tmp_path/'m')
@@ -110,8 +110,8 @@ def test_gpu_code_path_runs_on_cpu(trained, tmp_path):
     "What a GPU run turns on by default, bf16 autocast and channels_last, forced on the CPU at the tiny profile"
     import torch
     from fastai.callback.channelslast import ChannelsLast
-    from powderflow.config import profile_config
-    from powderflow.learner import run_training, make_learner, BF16Autocast
+    from powderflow.configuration import profile_config
+    from powderflow.training import run_training, make_learner, BF16Autocast
     d, _ = trained
     cfg = profile_config('tiny', backbone='resnet18', size=32, epochs=2, precision='bf16', memory_format='channels_last')
     seen = []   # (dtype, channels_last?) of every convolution's output while gradients are on, i.e. in training steps
@@ -162,7 +162,7 @@ def test_predict_on_real_micrographs(trained, tmp_path):
 
 def test_train_from_the_shipped_pretrained_backbone(trained, tmp_path):
     "`train --recipe end-to-end` of a regnety_004 starts from the shipped network, fine-tuned FINE_TUNING's way; 'none': scratch"
-    from powderflow.config import FINE_TUNING
+    from powderflow.configuration import FINE_TUNING
     from powderflow.readings import shipped_reader
     d, _ = trained
     train = lambda out, *flags: run('train', '--recipe', 'end-to-end', '--records', d/'data'/'records.csv', '--profile',

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 import numpy as np, pandas as pd
 from .conversion import STUDY_PIPELINES
-from .config import study_grid, profile_config
-from .data import split_by_powder, read_records
-from .learner import run_training, study_model
+from .configuration import study_grid, profile_config
+from .dataset import split_by_powder, read_records
+from .training import run_training, study_model
 from .evaluation import (powder_labels, prediction_rows, group_metrics, metrics_with_intervals, cv_folds,
                                    cv_metrics, KEY_METRICS)
 

@@ -25,12 +25,12 @@ with quiet_dependency_imports():
     from fastai.torch_core import rank_distrib, num_distrib
     from fastai.distributed import DistributedDL  # Learner.distrib_ctx (needs `accelerate` when used)
 from fastcore.basics import patch
-from .data import Scalers, cache_images, powder_dataloaders, read_records, split_by_powder, check_split
+from .dataset import Scalers, cache_images, powder_dataloaders, read_records, split_by_powder, check_split
 from .model import PowderNet, powder_splitter, OUTPUTS
 from .pretraining import load_backbone
 from .evaluation import (evaluate_predictions, mean_baseline, oracle_baseline, morphometry_baseline,
                                    powder_labels, intervals_of, metrics_with_intervals, KEY_METRICS)
-from .config import TrainConfig, profile_config
+from .configuration import TrainConfig, profile_config
 from .inference import predict_tiles, powder_predictions, powder_means, fit_domain, save_model
 from .fitting import EpochSeed, regression_metrics
 
