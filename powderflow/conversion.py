@@ -51,7 +51,7 @@ def read_tile(
     path, # a 16-bit greyscale TIFF
     allow_constant=False, # accept a constant image?
 )->tuple[np.ndarray, dict]:
-    "Read one SEM tile: its uint16 pixels (information bar removed) and what the file says about its scale (`semfiles`)"
+    "Read one SEM tile: its uint16 pixels (information bar removed) and what the file says about its scale (`sem_files`)"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such tile')
     try:

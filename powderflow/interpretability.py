@@ -562,7 +562,7 @@ def load_explained(
 
 # %% ../nbs/07_interpretability.ipynb #5967c518
 def micrograph_tiles(
-    path, # an SEM image (TIFF, PNG, JPEG or BMP; `semfiles.read_micrograph`)
+    path, # an SEM image (TIFF, PNG, JPEG or BMP; `sem_files.read_micrograph`)
     how, # `load_explained`'s second value
     pixel_size_um=None, # pixel size of an image whose file gives no scale
     magnification=None, # magnification of an image whose file gives no scale

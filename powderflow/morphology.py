@@ -449,7 +449,7 @@ IMAGE_COLUMNS = ('image', 'powder_name', 'status', 'method', 'labels', 'height',
                  'scale_source', 'bit_depth', 'data_bar', 'n_particles', 'n_border', 'coverage')   # of images.csv
 
 def _common_folder(
-    files, # `semfiles.image_files`' (image, given) pairs
+    files, # `sem_files.image_files`' (image, given) pairs
 )->Path:
     "The inputs' common folder: label images mirror the folders below it"
     parents = [f.absolute().parent for f, _ in files]
