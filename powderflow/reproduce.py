@@ -5,7 +5,6 @@
 # %% ../nbs/95_reproduce.ipynb #4109e5e9
 from __future__ import annotations
 import hashlib, json, os, platform, subprocess, sys, time
-import nbformat
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -411,6 +410,7 @@ def copy_outputs(
     root=None, # paths under this folder are written relative to it (default: the folder above `nbs`)
 )->list:
     "Put each executed notebook's outputs into its source notebook, cell by cell: figures, tables, printed checks, no warnings"
+    import nbformat   # imported here: its schema validation takes 0.8 s to import, which every CLI call would pay
     executed, nbs = Path(executed), Path(nbs)
     root = str(Path(root or nbs.parent).resolve()) + os.sep
     relative = lambda v: v.replace(root, '') if isinstance(v, str) else [line.replace(root, '') for line in v]
