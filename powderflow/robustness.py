@@ -223,7 +223,7 @@ def cross_pipeline(
         for test_m in test_pipelines or STUDY_PIPELINES:
             imgs = prepared_images(records, test_m, cfg.cache_size)
             per = powder_predictions(predict_tiles(model, records, imgs, scalers, cfg.size))
-            rows.append(with_intervals(evaluate_predictions(per, truth, cfg.backbone, 'powder'), per, truth).assign(train_method=train_m, test_method=test_m))
+            rows.append(with_intervals(evaluate_predictions(per, truth, cfg.backbone, 'powder'), per, truth).assign(train_pipeline=train_m, test_pipeline=test_m))
     return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/06_robustness.ipynb #9cbf69b1
@@ -238,8 +238,8 @@ def plot_cross_pipeline(
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.patches import Rectangle
-    m = grid[(grid.target == target) & (grid.metric == metric)].pivot(index='train_method',
-                                                                      columns='test_method', values='value')
+    m = grid[(grid.target == target) & (grid.metric == metric)].pivot(index='train_pipeline',
+                                                                      columns='test_pipeline', values='value')
     m = m[[c for c in STUDY_PIPELINES if c in m.columns]]
     v = m.to_numpy(float)
     # symmetric around the reference, from the floor up
