@@ -4,7 +4,8 @@
     python benchmarks/house.py [CHECKOUT ...]   # default: this checkout; give two to compare (a worktree of an older commit)
 
 Counted on `powderflow/` (the exported library, its two `__init__.py` included, `_modidx.py` and `__main__.py` left
-out), with Python's own parser: an import edge is one module importing another of the package (relative or absolute), counted once per pair."""
+out), with Python's own parser: an import edge is one module importing another of the package (relative or
+absolute), counted once per pair."""
 import ast, sys
 from pathlib import Path
 
