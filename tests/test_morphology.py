@@ -2,12 +2,11 @@
 
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, tifffile, cv2
-from conftest import REPO
+from conftest import REPO, TINY_STUDY
 from test_cli import run
 from powderflow import synthetic as syn
 from powderflow.conversion import write_tile
-from powderflow.morphology import (segment_particles, match_instances, grey8, measure_particles, annotated_check,
-                                  SEGMENTATION_METHODS)
+from powderflow.morphology import segment_particles, match_instances, grey8, measure_particles, SEGMENTATION_METHODS
 from powderflow.segmenter import load_segmenter, shipped_segmenter
 
 REAL = REPO.parent/'shared'/'real-sem'/'ampis-powder'
@@ -179,11 +178,16 @@ def test_real_jpeg_exports(tmp_path):
     assert all(s == 'ok' or s.startswith('no particles found') for s in images.status), images.status
     assert r.returncode == (0 if (images.status == 'ok').all() else 1 if (images.status == 'ok').any() else 2)
 
-@pytest.fixture(scope='module', params=SEGMENTATION_METHODS)
-def real_check(request):
-    return annotated_check(REAL, REAL/'via_powder_particle_masks_training.json', method=request.param)
+@pytest.fixture(scope='module')
+def real_check(tiny_study):
+    "02a's check of both segmenters (`annotated_check`) on the four AMPIS micrographs, from the session's tiny study " \
+    "(`figures/02a_real_check.csv`, rounded to 3 decimals)"
+    t = pd.read_csv(tiny_study.check().path/'figures'/'02a_real_check.csv')
+    assert t.groupby('method').image.nunique().to_dict() == {m: 4 for m in SEGMENTATION_METHODS}, t
+    return t
 
 @needs_real
+@TINY_STUDY
 def test_real_annotated_floors(real_check):
     "Issue 30's floors on the four AMPIS micrographs (never trained on), for both segmenters: instance F1 >= 0.75 on each, " \
     "volume-weighted D50 within 10 % and a particle found sized within 5 % (median over matched pairs)"
@@ -192,6 +196,7 @@ def test_real_annotated_floors(real_check):
     assert ((real_check.matched_ed_ratio - 1).abs() <= 0.05).all(), real_check[['image', 'method', 'matched_ed_ratio']]
 
 @needs_real
+@TINY_STUDY
 def test_real_annotated_median_interval(real_check):
     "The annotated median's 95 % interval is reported relative to it: it holds 1 and, at 175-295 whole particles an image, spans more than the floor's +-10 %"
     lo, hi = real_check.annotated_median_low, real_check.annotated_median_high
@@ -225,10 +230,11 @@ def test_cli_method_and_scores(tmp_path):
 VALID = REPO.parent/'shared'/'real-sem'/'dualsight'/'valid'
 
 @pytest.mark.skipif(not VALID.exists(), reason=f'{VALID} is not here: the learned segmenter is checked where it is')
-def test_learned_valid_floors():
-    "Issue 30's floors on DualSight valid/: pooled F1 at IoU 0.5 >= 0.85, AP50 >= 0.85, no powder family below F1 0.7"
-    from powderflow.segmenter import read_annotated, segment_learned, instance_scores, pooled_scores, powder_family
-    rows = [dict(family=powder_family(it['file']), **instance_scores(it['labels'], *segment_learned(it['image'])))
-            for it in read_annotated(VALID)]
-    p = pooled_scores(pd.DataFrame(rows)).set_index('family')
+@TINY_STUDY
+def test_learned_valid_floors(tiny_study):
+    "Issue 30's floors on DualSight valid/: pooled F1 at IoU 0.5 >= 0.85, AP50 >= 0.85, no powder family below F1 0.7; " \
+    "the shipped segmenter's scores on all 32 valid/ micrographs as 01b computes them in the session's tiny study"
+    t = pd.read_csv(tiny_study.check().path/'figures'/'01b_segmenter_valid.csv')
+    p = t[t.model == 'shipped'].set_index('family')
+    assert p.loc['all', 'images'] == len(list(VALID.glob('*.jpg'))) == 32, p
     assert p.loc['all', 'f1'] >= 0.85 and p.loc['all', 'AP50'] >= 0.85 and (p.drop('all').f1 >= 0.7).all(), p
