@@ -5,7 +5,7 @@ checked against the simulator's exact masks and against real micrographs outline
 
 # %% ../nbs/02a_morphology.ipynb #8a550bbd
 from __future__ import annotations
-import json, math, re, time
+import json, math, os, re, time
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, cv2, tifffile
@@ -452,11 +452,7 @@ def _common_folder(
     files, # `sem_files.image_files`' (image, given) pairs
 )->Path:
     "The inputs' common folder: label images mirror the folders below it"
-    parents = [f.absolute().parent for f, _ in files]
-    common = parents[0]
-    for q in parents[1:]:
-        while not q.is_relative_to(common): common = common.parent
-    return common
+    return Path(os.path.commonpath([f.absolute().parent for f, _ in files]))
 
 def _measure_file(
     f, # an image
