@@ -191,3 +191,21 @@ def test_index_accumulates_over_runs(tmp_path, tiles):
 def test_malformed_csv_is_named(tmp_path):
     (tmp_path/'r.csv').write_bytes(b'image_path,x\n"a.tiff,1\nb.tiff,2,3,4\n')
     with pytest.raises(ValueError, match='r.csv: not a readable CSV'): list_tiles(tmp_path/'r.csv')
+
+def test_outputs_saved_under_the_former_name_are_read(tmp_path, tiles):
+    "Issue 34: an array index and a conversions.csv written when a pipeline was called `method` are still this " \
+    "pipeline's: the array resumes instead of being refused, and the index keeps one column, `pipeline`"
+    convert_to_array(tmp_path/'tiles', tmp_path/'PC.npy', 'PC', n_workers=0, progress=False)
+    idx = tmp_path/'PC.npy.json'
+    old = idx.read_text().replace('"pipeline":', '"method":'); assert '"method": "PC"' in old
+    idx.write_text(old)
+    arr = convert_to_array(tmp_path/'tiles', tmp_path/'PC.npy', 'PC', n_workers=0, progress=False)
+    assert arr.shape[0] == 4 and arr.any(axis=(1, 2)).all()
+    with pytest.raises(FileExistsError, match='another pipeline'):   # the old key is read, not ignored
+        convert_to_array(tmp_path/'tiles', tmp_path/'PC.npy', 'LS', n_workers=0, progress=False)
+    _conv(tmp_path/'tiles', tmp_path/'out', pipelines=['LS'])
+    csv = tmp_path/'out'/'conversions.csv'
+    pd.read_csv(csv).rename(columns=dict(pipeline='method')).to_csv(csv, index=False)
+    _conv(tmp_path/'tiles', tmp_path/'out', pipelines=['PC'])
+    index = pd.read_csv(csv)
+    assert 'method' not in index.columns and sorted(index.pipeline.unique()) == ['LS', 'PC'] and len(index) == 8
