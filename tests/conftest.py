@@ -1,7 +1,7 @@
 "Test settings: one thread, non-interactive plotting; shared fixtures. Not offline mode: a test of the offline path forces it itself."
 import os
 for k, v in dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', MPLBACKEND='Agg').items(): os.environ.setdefault(k, v)
-import shutil, subprocess, sys
+import contextlib, io, shutil, subprocess, sys, traceback, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import pytest, torch
@@ -20,6 +20,26 @@ def powderflow(*args, timeout=900, env=None):
     "Run the `powderflow` command in the checkout; the CompletedProcess"
     exe = shutil.which('powderflow') or str(Path(sys.executable).parent/'powderflow')
     return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+
+def cli(*args, cwd=None):
+    """`powderflow *args` in this test process: `powderflow.cli.main` with the command's parser, exit status and
+    messages (stdout, stderr, warnings, a traceback where one escapes), without starting Python and importing torch
+    and fastai again (about 5 s of CPU a command). The CompletedProcess, as `powderflow` gives. What only a process
+    of its own shows (the console script, import-time warnings, a scrubbed environment, a kill) uses `powderflow`"""
+    from powderflow.cli import main
+    argv, out, err = [str(a) for a in args], io.StringIO(), io.StringIO()
+    with (contextlib.chdir(cwd or Path.cwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err),
+          warnings.catch_warnings(record=True) as caught):
+        warnings.resetwarnings()   # Python's own filters, as a new process has them, not pytest's
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter('ignore', category)
+        try: main(argv); code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) or e.code is None else 1
+            if not (isinstance(e.code, int) or e.code is None): print(e.code, file=err)
+        except Exception: code = 1; traceback.print_exc(file=err)
+        for w in caught: err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
+    return subprocess.CompletedProcess(['powderflow', *argv], code or 0, out.getvalue(), err.getvalue())
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):

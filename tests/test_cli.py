@@ -1,14 +1,13 @@
-"The `powderflow` command as a user runs it: a separate process, its exit code and its output."
-import shutil, subprocess, sys
+"""The `powderflow` command as a user runs it: its exit code and its output. The commands run in the test process
+(`conftest.cli`, the same `main` the console script calls); what only a process of its own shows, the installed
+script, `python -m powderflow` and the warnings of a fresh import, runs as one (`conftest.powderflow`)."""
+import subprocess, sys
 from pathlib import Path
 import pandas as pd
-
-def run(*args, cwd=None):
-    exe = shutil.which('powderflow') or str(Path(sys.executable).parent/'powderflow')
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+from conftest import cli as run, powderflow
 
 def test_help_lists_subcommands():
-    r = run('--help')
+    r = powderflow('--help')   # the installed console script
     assert r.returncode == 0
     for cmd in ('reproduce', 'convert', 'pipelines', 'demo-tiles', 'synth'): assert cmd in r.stdout
 
@@ -16,6 +15,8 @@ def test_pipelines_lists_the_twelve():
     r = run('pipelines')
     names = [l.split()[0] for l in r.stdout.splitlines()]
     assert names == ['Fixed', 'LS', 'PS', 'PC', 'GC', 'Log', 'Sqrt', 'ImageJ', 'LS+GC', 'LS+CLAHE', 'PC+GC', 'PC+GC+CLAHE']
+    m = subprocess.run([sys.executable, '-m', 'powderflow', 'pipelines'], capture_output=True, text=True, timeout=300)
+    assert m.returncode == 0 and m.stdout == r.stdout, m.stderr   # `python -m powderflow`: the same command
 
 def test_convert_and_errors(tmp_path):
     assert run('demo-tiles', tmp_path/'t', '-n', 3, '--size', 64).returncode == 0
@@ -49,7 +50,7 @@ def test_convert_takes_files_and_globs(tmp_path):
 
 def test_commands_print_no_import_warnings(tmp_path):
     "A user sees warnings about their data, not the FutureWarning fastai's import raises about torch.jit.script"
-    r = run('evaluate', '--model', tmp_path/'no-model', '--records', tmp_path/'none.csv')   # imports the learner, then fails on the input
+    r = powderflow('evaluate', '--model', tmp_path/'no-model', '--records', tmp_path/'none.csv')   # imports the learner, then fails on the input
     assert r.returncode == 1 and 'no-model' in r.stderr and 'FutureWarning' not in r.stderr, r.stderr
     r = subprocess.run([sys.executable, '-c', 'import powderflow.training, powderflow.spectra.training, powderflow.interpretability'],
                        capture_output=True, text=True, timeout=300)

@@ -3,7 +3,7 @@ line, then maps of simulated tiles, of real micrographs (`../shared/real-sem`, w
 import json, time
 from pathlib import Path
 import pandas as pd, pytest
-from test_cli import run
+from conftest import cli as run
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent/'shared'/'real-sem'

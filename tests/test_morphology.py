@@ -3,7 +3,7 @@
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, tifffile, cv2
 from conftest import REPO, TINY_STUDY
-from test_cli import run
+from conftest import cli as run
 from powderflow import synthetic as syn
 from powderflow.conversion import write_tile
 from powderflow.morphology import segment_particles, match_instances, grey8, measure_particles, SEGMENTATION_METHODS

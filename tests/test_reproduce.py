@@ -4,7 +4,7 @@ to show the study is deterministic; and the committed figures/ with their index.
 import json
 from pathlib import Path
 import pandas as pd
-from conftest import REPO, SCRUBBED, TINY_STUDY, powderflow as run
+from conftest import REPO, SCRUBBED, TINY_STUDY, cli, powderflow as run
 from powderflow.reproduce import STUDY_NOTEBOOKS, FIGURES, describe, data_fingerprint
 from powderflow.configuration import study_grid
 
@@ -82,10 +82,10 @@ def test_two_notebooks_run_again_give_identical_files(tiny_study, tmp_path):
     assert (a/'data'/'records.csv').read_bytes() == (tmp_path/'b'/'data'/'records.csv').read_bytes()
 
 def test_reproduce_refuses_unknown_notebook_and_backbone(tmp_path):
-    r = run('reproduce', '--profile', 'tiny', '--run', tmp_path/'r', '--only', '05_training', '99_nothing')
+    r = cli('reproduce', '--profile', 'tiny', '--run', tmp_path/'r', '--only', '05_training', '99_nothing')
     assert r.returncode == 1 and 'unknown notebook(s) 99_nothing' in r.stderr and 'Traceback' not in r.stderr
     # a bad parameter fails in the notebook that uses it: named, with the cell's error, earlier outputs kept
-    r = run('reproduce', '--profile', 'tiny', '--run', tmp_path/'r', '--only', '01_conversion', '05_training', '--backbones', 'resnet19')
+    r = cli('reproduce', '--profile', 'tiny', '--run', tmp_path/'r', '--only', '01_conversion', '05_training', '--backbones', 'resnet19')
     assert r.returncode == 1, r.stdout[-2000:]
     assert '05_training.ipynb failed in cell' in r.stderr and "unknown backbone 'resnet19'" in r.stderr, r.stderr[-2000:]
     assert (tmp_path/'r'/'figures'/'01_conversion_pipelines.png').stat().st_size > 10_000

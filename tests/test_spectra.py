@@ -1,17 +1,15 @@
 "The spectra workload as a user meets it: `powderflow train --config`, their own records, bad input, saved models."
-import json, shutil, subprocess, sys
+import json
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch, yaml
 from powderflow.spectra.simulator import SpectraError, synth_spectra
 from powderflow.spectra.data import load_images, load_spectra, read_spectra_records
 from powderflow.spectra.model import SpectraNet
 from powderflow.spectra.training import spectra_config, predict_spectra
+from conftest import cli as run
 
 ROOT = Path(__file__).parents[1]
 
-def run(*args, cwd=None):
-    exe = shutil.which('powderflow') or str(Path(sys.executable).parent/'powderflow')
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 @pytest.fixture(scope='module')
 def user_data(tmp_path_factory):
@@ -137,8 +135,7 @@ def test_metallo_layout_trains_end_to_end(tmp_path):
     cfg = yaml.safe_load((ROOT/'configs'/'spectra_metallo.yaml').read_text())
     cfg['data']['root'] = str(root); cfg['out'] = str(tmp_path/'run')
     (tmp_path/'m.yaml').write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, '-m', 'powderflow', 'train', '--config', str(tmp_path/'m.yaml'), '--profile', 'tiny', '--epochs', '2'],
-                       capture_output=True, text=True, timeout=600)
+    r = run('train', '--config', tmp_path/'m.yaml', '--profile', 'tiny', '--epochs', '2')
     assert r.returncode == 0, r.stderr[-3000:]
     pred = pd.read_csv(tmp_path/'run'/'predictions.csv', dtype={'specimen': str})
     assert len(pred) == 3 * 32 and set(pred.specimen) == {'3'} and np.isfinite(pred.pred).all()
@@ -151,7 +148,6 @@ def test_metallo_layout_trains_end_to_end(tmp_path):
     assert len(v) == 32 and v.time_point.nunique() == 1 and not df[(df.split == 'train')].record_id.str.startswith(v.record_id.iloc[0].rsplit('/', 1)[0] + '/').any()
     # bad layout: one error naming the file
     np.save(root/'2'/'5'/'spectrum.npy', np.zeros((768, 1599), np.float32))
-    r = subprocess.run([sys.executable, '-m', 'powderflow', 'train', '--config', str(tmp_path/'m.yaml'), '--profile', 'tiny', '--out', str(tmp_path/'r2')],
-                       capture_output=True, text=True, timeout=600)
+    r = run('train', '--config', tmp_path/'m.yaml', '--profile', 'tiny', '--out', tmp_path/'r2')
     assert r.returncode == 1 and 'spectrum.npy: spectra of shape (768, 1599)' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
     assert not (tmp_path/'r2').exists()

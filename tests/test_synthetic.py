@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest, tifffile
 from powderflow.conversion import convert_tiles, read_tile
 from powderflow.synthetic import Powder, SynthError, default_powders, synthesize
-from test_cli import run
+from conftest import cli as run
 
 def digest(folder, pattern='*.tiff'):
     return {str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(Path(folder).rglob(pattern)) if p.is_file()}

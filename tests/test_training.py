@@ -1,12 +1,12 @@
 "Training from the command line as a user runs it, on the tiny profile: train, evaluate, predict, and the bad-input rules."
-import json, subprocess, sys
+import json
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from powderflow.model import BackboneError, PowderNet
 from powderflow.configuration import TrainConfig
 from powderflow.inference import load_model, load_weights, save_model
 from powderflow.dataset import Scalers
-from test_cli import run
+from conftest import cli as run
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
@@ -14,8 +14,8 @@ def trained(tmp_path_factory):
     (d/'cfg.yaml').write_text('backbone: resnet18\npipeline: LS\nsize: 32\nepochs: 2\nbs: 8\nvalid_pct: 0.25\ntest_pct: 0.25\n')
     r = run('synth', '--profile', 'tiny', '--out', d/'data', '--workers', 2)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, '-m', 'powderflow', 'train', '--recipe', 'end-to-end', '--config', str(d/'cfg.yaml'), '--records', str(d/'data'/'records.csv'),
-                        '--out', str(d/'run'), '--seed', '3'], capture_output=True, text=True, timeout=600)
+    r = run('train', '--recipe', 'end-to-end', '--config', d/'cfg.yaml', '--records', d/'data'/'records.csv',
+            '--out', d/'run', '--seed', 3)
     assert r.returncode == 0, r.stderr
     return d, r.stdout
 
