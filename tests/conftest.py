@@ -10,8 +10,13 @@ from filelock import FileLock
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 
-# a newcomer's shell, as in `env -i PATH=/usr/bin:/bin HOME=$HOME make reproduce`: no HF_HUB_OFFLINE, no thread settings, no venv
+# a newcomer's shell, as in `env -i PATH=/usr/bin:/bin HOME=$HOME make reproduce`: no HF_HUB_OFFLINE, no MPLBACKEND, no venv
 SCRUBBED = dict(PATH='/usr/bin:/bin', HOME=os.environ.get('HOME', '/root'))
+# ... where the study runs in the test session: with the session's one thread per process, since it shares the cores
+# with the other pytest worker. torch's default, a thread per core, waits on a thread that the other worker keeps off
+# its core: 04a_pretraining took over 8 minutes instead of 20 s beside one busy process (measured on 2 cores). One
+# thread also gives the study the same numbers whatever the machine's number of cores
+STUDY_ENV = SCRUBBED | dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
 # the tests that read the one tiny study run: `--dist loadgroup` (the Makefile's) sends them all to one pytest worker,
 # so the other worker does the rest of the suite instead of waiting for the run
 TINY_STUDY = pytest.mark.xdist_group('tiny_study')
@@ -74,7 +79,7 @@ class StudyRun:
 def _text(s): return s.decode(errors='replace') if isinstance(s, bytes) else (s or '')
 
 def run_once(root, name, *args):
-    """`powderflow *args` in the scrubbed environment, once for the whole test session, with every pytest worker:
+    """`powderflow *args` in the scrubbed environment (`STUDY_ENV`), once for the whole test session, with every pytest worker:
     the first to ask runs it into {root}/{name}/run while the others wait on a lock, then all read its
     exit status and output from files there"""
     d = root/name
@@ -82,7 +87,7 @@ def run_once(root, name, *args):
         if not (d/'returncode').exists():
             if d.exists(): shutil.rmtree(d)
             d.mkdir(parents=True)
-            try: r = powderflow(*args, d/'run', env=SCRUBBED); rc, out, err = r.returncode, r.stdout, r.stderr
+            try: r = powderflow(*args, d/'run', env=STUDY_ENV); rc, out, err = r.returncode, r.stdout, r.stderr
             except subprocess.TimeoutExpired as e:   # recorded like any failure: the other workers don't start it again
                 rc, out, err = -9, _text(e.stdout), _text(e.stderr) + f'\n{e}'
             (d/'stdout').write_text(out); (d/'stderr').write_text(err)
@@ -97,5 +102,5 @@ def session_root(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def tiny_study(session_root):
-    "The README's main command, `powderflow reproduce --profile tiny`, in a scrubbed environment, once per test session"
+    "The README's main command, `powderflow reproduce --profile tiny`, in a scrubbed environment (`STUDY_ENV`), once per test session"
     return run_once(session_root, 'tiny-study', 'reproduce', '--profile', 'tiny', '--run')

@@ -4,7 +4,7 @@ to show the study is deterministic; and the committed figures/ with their index.
 import json
 from pathlib import Path
 import pandas as pd
-from conftest import REPO, SCRUBBED, TINY_STUDY, cli, powderflow as run
+from conftest import REPO, STUDY_ENV, TINY_STUDY, cli, powderflow as run
 from powderflow.reproduce import STUDY_NOTEBOOKS, FIGURES, describe, data_fingerprint
 from powderflow.configuration import study_grid
 
@@ -65,7 +65,7 @@ def test_tiny_study_results(tiny_study):
 def test_two_notebooks_run_again_give_identical_files(tiny_study, tmp_path):
     "Determinism, without a second study: two notebooks of it again, into another run folder, write the same bytes"
     a = tiny_study.check().path
-    r = run('reproduce', '--profile', 'tiny', '--run', tmp_path/'b', '--only', *RERUN, env=SCRUBBED)
+    r = run('reproduce', '--profile', 'tiny', '--run', tmp_path/'b', '--only', *RERUN, env=STUDY_ENV)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert '\r' not in r.stdout + r.stderr and 'without encryption' not in r.stderr and 'FutureWarning' not in r.stderr, r.stderr[-3000:]
     fa, fb = a/'figures', tmp_path/'b'/'figures'
