@@ -1,7 +1,8 @@
 "Test settings: one thread, non-interactive plotting; shared fixtures. Not offline mode: a test of the offline path forces it itself."
 import os
 for k, v in dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', MPLBACKEND='Agg').items(): os.environ.setdefault(k, v)
-import contextlib, io, shutil, subprocess, sys, traceback, warnings
+import contextlib, faulthandler, shutil, subprocess, sys, tempfile, traceback, warnings
+from unittest import mock
 from dataclasses import dataclass
 from pathlib import Path
 import pytest, torch
@@ -15,8 +16,8 @@ SCRUBBED = dict(PATH='/usr/bin:/bin', HOME=os.environ.get('HOME', '/root'))
 # ... where the study runs in the test session: with the session's one thread per process, since it shares the cores
 # with the other pytest worker. torch's default, a thread per core, waits on a thread that the other worker keeps off
 # its core: 04a_pretraining took over 8 minutes instead of 20 s beside one busy process (measured on 2 cores). One
-# thread also gives the study the same numbers whatever the machine's number of cores
-STUDY_ENV = SCRUBBED | dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+# thread also gives the study the same thread count on every machine (its numbers depend on it)
+STUDY_ENV = SCRUBBED | dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1')
 # the tests that read the one tiny study run: `--dist loadgroup` (the Makefile's) sends them all to one pytest worker,
 # so the other worker does the rest of the suite instead of waiting for the run
 TINY_STUDY = pytest.mark.xdist_group('tiny_study')
@@ -26,25 +27,45 @@ def powderflow(*args, timeout=900, env=None):
     exe = shutil.which('powderflow') or str(Path(sys.executable).parent/'powderflow')
     return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
 
-def cli(*args, cwd=None):
+@contextlib.contextmanager
+def _output_into(file, fd, name):
+    "Descriptor `fd` and `sys.{name}` both write into `file` within the block: what C code and forked workers print too"
+    getattr(sys, name).flush()
+    saved = os.dup(fd); os.dup2(file.fileno(), fd)
+    stream = open(os.dup(fd), 'w', encoding='utf-8', errors='replace', buffering=1)
+    try:
+        with getattr(contextlib, f'redirect_{name}')(stream): yield
+    finally: stream.close(); os.dup2(saved, fd); os.close(saved)
+
+def _warning_to_stderr(message, category, filename, lineno, file=None, line=None):   # as a process shows a warning
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+def cli(*args, cwd=None, timeout=600):
     """`powderflow *args` in this test process: `powderflow.cli.main` with the command's parser, exit status and
-    messages (stdout, stderr, warnings, a traceback where one escapes), without starting Python and importing torch
-    and fastai again (about 5 s of CPU a command). The CompletedProcess, as `powderflow` gives. What only a process
-    of its own shows (the console script, import-time warnings, a scrubbed environment, a kill) uses `powderflow`"""
+    output (stdout and stderr at the descriptors, so with what C code and forked workers print; warnings as a new
+    process shows them; a traceback where one escapes), without starting Python and importing torch and fastai again
+    (about 5 s of CPU a command). The CompletedProcess, as `powderflow` gives. A command still running after `timeout`
+    seconds ends the pytest worker, so its test fails instead of hanging. What only a process of its own shows (the
+    console script, import-time warnings, a scrubbed environment, a kill) uses `powderflow`"""
     from powderflow.cli import main
-    argv, out, err = [str(a) for a in args], io.StringIO(), io.StringIO()
-    with (contextlib.chdir(cwd or Path.cwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err),
-          warnings.catch_warnings(record=True) as caught):
-        warnings.resetwarnings()   # Python's own filters, as a new process has them, not pytest's
-        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
-            warnings.simplefilter('ignore', category)
-        try: main(argv); code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) or e.code is None else 1
-            if not (isinstance(e.code, int) or e.code is None): print(e.code, file=err)
-        except Exception: code = 1; traceback.print_exc(file=err)
-        for w in caught: err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
-    return subprocess.CompletedProcess(['powderflow', *argv], code or 0, out.getvalue(), err.getvalue())
+    argv = [str(a) for a in args]
+    faulthandler.dump_traceback_later(timeout, exit=True, file=sys.__stderr__)
+    try:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            with (contextlib.chdir(cwd or Path.cwd()), mock.patch.object(sys, 'argv', ['powderflow', *argv]),
+                  _output_into(out, 1, 'stdout'), _output_into(err, 2, 'stderr'), warnings.catch_warnings()):
+                warnings.resetwarnings()   # Python's own filters, as a new process has them, not pytest's
+                for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                    warnings.simplefilter('ignore', category)
+                warnings.showwarning = _warning_to_stderr
+                try: main(argv); code = 0
+                except SystemExit as e:   # sys.exit(message): the message on stderr, exit status 1
+                    code = e.code if isinstance(e.code, int) or e.code is None else 1
+                    if not (isinstance(e.code, int) or e.code is None): print(e.code, file=sys.stderr)
+                except Exception: code = 1; traceback.print_exc()
+            stdout, stderr = [(f.seek(0), f.read().decode(errors='replace'))[1] for f in (out, err)]
+    finally: faulthandler.cancel_dump_traceback_later()
+    return subprocess.CompletedProcess(['powderflow', *argv], code or 0, stdout, stderr)
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
