@@ -199,7 +199,7 @@ def pretrain(
     cfg, folder = cfg or pretrain_config('quick'), Path(folder)
     check_backbone(cfg.backbone)
     if (folder/'config.json').exists():
-        old = renamed_pipeline(json.loads((folder/'config.json').read_text()))
+        old = renamed_pipeline(json.loads((folder/'config.json').read_text()), folder/'config.json')
         if {k: old.get(k) for k in asdict(cfg)} == asdict(cfg): return folder
     t0 = time.time()
     images, rows = pretraining_set(pretraining_powders(cfg.n_powders), cfg.tiles_per_mag, cfg.tile,
